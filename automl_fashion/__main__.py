@@ -1,0 +1,3 @@
+from automl_fashion.cli import main
+
+raise SystemExit(main())

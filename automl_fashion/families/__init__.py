@@ -1,0 +1,73 @@
+"""Model families, resolved lazily so that importing the package never loads torch/xgboost.
+
+Adding a family: one module here, one ``search_spaces/<name>.yaml``, one line below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from automl_fashion.errors import ConfigError
+from automl_fashion.families._base import Family, Report, TrainingDiverged
+
+REGISTRY: dict[str, str] = {
+    "linear": "automl_fashion.families.linear:LinearFamily",
+    "svm": "automl_fashion.families.svm:SVMFamily",
+    "boosting": "automl_fashion.families.boosting:BoostingFamily",
+    "mlp": "automl_fashion.families.mlp:MLPFamily",
+    "cnn": "automl_fashion.families.cnn:CNNFamily",
+}
+
+
+def names() -> list[str]:
+    """Registered family names, in registry order."""
+    return list(REGISTRY)
+
+
+def check_names(requested: list[str]) -> list[str]:
+    """Validate family names (e.g. from ``--families``)."""
+    unknown = [n for n in requested if n not in REGISTRY]
+    if unknown:
+        raise ConfigError(
+            f"unknown family {', '.join(map(repr, unknown))}; expected one of {names()}"
+        )
+    return requested
+
+
+def get(name: str) -> type[Family]:
+    """The family class registered under ``name`` (imported on first use)."""
+    check_names([name])
+    module, _, attr = REGISTRY[name].partition(":")
+    cls: type[Family] = getattr(importlib.import_module(module), attr)
+    return cls
+
+
+def create(
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    seed: int = 0,
+    threads: int = 1,
+    device: str = "auto",
+    spaces_dir: str | None = None,
+) -> Family:
+    """Build a family from ``params`` (default: its ``init``), validated against its space."""
+    from automl_fashion.search_space import load_space
+
+    space = load_space(name, spaces_dir)
+    chosen = space.validate(space.init if params is None else params)
+    return get(name)(chosen, seed=seed, threads=threads, device=device)
+
+
+__all__ = [
+    "REGISTRY",
+    "Family",
+    "Report",
+    "TrainingDiverged",
+    "check_names",
+    "create",
+    "get",
+    "names",
+]

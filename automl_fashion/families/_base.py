@@ -1,0 +1,113 @@
+"""The contract every model family implements.
+
+A family turns a parameter dict (validated against ``search_spaces/<name>.yaml``) into a
+trained classifier. ``fit`` trains on the train part of a :class:`~automl_fashion.data.Split`
+and calls ``report(step, val_accuracy)`` after every rung of the family's natural fidelity
+(epochs, boosting rounds, training-subset size), so that a pruner can stop it early. The
+callback may raise (``optuna.TrialPruned``, a budget stop): the family lets it propagate.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from automl_fashion.data import Split
+from automl_fashion.errors import AutoMLFashionError
+from automl_fashion.threads import limit_threads
+
+Report = Callable[[int, float], None]
+
+
+class TrainingDiverged(AutoMLFashionError):
+    """The loss became NaN or infinite: the trial fails with this reason."""
+
+
+def _no_report(step: int, accuracy: float) -> None:
+    return None
+
+
+def accuracy(y_true: np.ndarray, proba_or_pred: np.ndarray) -> float:
+    pred = proba_or_pred.argmax(axis=1) if proba_or_pred.ndim == 2 else proba_or_pred
+    return float(np.mean(pred == y_true))
+
+
+class Family(ABC):
+    """Base class of a model family.
+
+    Subclasses set ``name`` and ``fidelity`` and implement ``_fit`` and ``_predict_proba``.
+    The constructor only stores its arguments (scikit-learn style); work happens in ``fit``.
+
+    Args:
+        params: A configuration from the family's search space.
+        seed: Seed for every random choice inside the family.
+        threads: CPU threads this model may use (BLAS, OpenMP, torch, XGBoost).
+        device: ``"auto"`` (GPU when present), ``"cpu"`` or a torch device string.
+    """
+
+    name: ClassVar[str]
+    #: What one rung is: "epochs", "rounds" or "train_size".
+    fidelity: ClassVar[str]
+
+    def __init__(
+        self,
+        params: Mapping[str, Any],
+        *,
+        seed: int = 0,
+        threads: int = 1,
+        device: str = "auto",
+    ) -> None:
+        self.params = dict(params)
+        self.seed = seed
+        self.threads = threads
+        self.device = device
+
+    # -- called by the orchestrator, tests and export ---------------------------------
+    def fit(self, data: Split, report: Report | None = None) -> Self:
+        """Train on ``data.X_train`` and report validation accuracy after each rung."""
+        if self.threads < 1:
+            raise ValueError(f"threads must be >= 1; got {self.threads}")
+        self.history_: list[tuple[int, float]] = []
+        outer = report or _no_report
+
+        def checked(step: int, acc: float) -> None:
+            if not math.isfinite(acc):
+                raise TrainingDiverged(f"{self.name}: validation accuracy is {acc} at step {step}")
+            if self.history_ and step <= self.history_[-1][0]:
+                raise RuntimeError(f"{self.name}: report steps must increase; got {step}")
+            self.history_.append((step, acc))
+            outer(step, acc)
+
+        start = time.perf_counter()
+        with limit_threads(self.threads):
+            self._fit(data, checked)
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities (N x 10, rows sum to 1) for uint8 images N x 28 x 28."""
+        X = np.asarray(X)
+        if X.ndim == 4 and X.shape[1] == 1:
+            X = X[:, 0]
+        if X.ndim != 3 or X.shape[1:] != (28, 28):
+            raise ValueError(f"expected images of shape (N, 28, 28); got {X.shape}")
+        with limit_threads(self.threads):
+            proba = self._predict_proba(X)
+        return proba
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.predict_proba(X).argmax(axis=1)
+
+    # -- implemented by each family ---------------------------------------------------
+    @abstractmethod
+    def _fit(self, data: Split, report: Report) -> None:
+        """Train; call ``report(step, val_accuracy)`` after each rung, steps increasing."""
+
+    @abstractmethod
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities for validated uint8 images N x 28 x 28."""

@@ -1,0 +1,233 @@
+"""Declarative search spaces: one YAML file per model family in ``search_spaces/``.
+
+A file looks like::
+
+    family: mlp
+    init:                 # a known-good configuration, tried first
+      lr: 0.001
+      optimizer: adamw
+    params:
+      lr:        {type: float, low: 1.0e-4, high: 0.1, log: true}
+      optimizer: {type: categorical, choices: [adamw, sgd]}
+      momentum:  {type: float, low: 0.5, high: 0.99, when: {optimizer: sgd}}
+      epochs:    {type: int, low: 5, high: 40}
+      width:     {type: int, low: 64, high: 1024, log: true, step: 1}
+      fixed_seed: {type: fixed, value: 3}
+
+``when`` makes a parameter conditional: it exists only when every named parameter has one
+of the given values. Loading validates the whole file; errors name the file, the parameter
+and the bad value. Parameter names in the Optuna study are ``<family>.<name>`` because one
+study holds several families.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from automl_fashion.errors import ConfigError
+
+if TYPE_CHECKING:
+    import optuna
+
+TYPES = ("float", "int", "categorical", "bool", "fixed")
+
+
+def spaces_dir() -> Path:
+    """Where the YAML files live: $AUTOML_FASHION_SPACES, the checkout, or the wheel copy."""
+    if env := os.environ.get("AUTOML_FASHION_SPACES"):
+        return Path(env).expanduser()
+    checkout = Path(__file__).resolve().parent.parent / "search_spaces"
+    if checkout.is_dir():
+        return checkout
+    return Path(__file__).resolve().parent / "_search_spaces"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searchable parameter."""
+
+    name: str
+    type: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: tuple[Any, ...] = ()
+    value: Any = None
+    when: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def applies(self, params: Mapping[str, Any]) -> bool:
+        return all(params.get(k) in allowed for k, allowed in self.when.items())
+
+    def check(self, value: Any, where: str) -> Any:
+        """Return ``value`` if it is valid for this parameter, else raise ConfigError."""
+        bad = f"{where}: parameter '{self.name}'"
+        if self.type == "fixed":
+            if value != self.value:
+                raise ConfigError(f"{bad} is fixed to {self.value!r}; got {value!r}")
+            return value
+        if self.type in ("categorical", "bool"):
+            choices = (False, True) if self.type == "bool" else self.choices
+            if value not in choices or (self.type == "bool" and not isinstance(value, bool)):
+                raise ConfigError(f"{bad} must be one of {list(choices)}; got {value!r}")
+            return value
+        assert self.low is not None and self.high is not None
+        if self.type == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{bad} must be an integer; got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{bad} must be a number; got {value!r}")
+        if not math.isfinite(value) or not self.low <= value <= self.high:
+            raise ConfigError(f"{bad} must be in [{self.low}, {self.high}]; got {value!r}")
+        return float(value) if self.type == "float" else value
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The parameters of one family and its known-good ``init`` configuration."""
+
+    family: str
+    params: tuple[Param, ...]
+    init: Mapping[str, Any]
+    source: str = "<memory>"
+
+    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a configuration; unknown, missing and out-of-range values are errors."""
+        known = {p.name for p in self.params}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ConfigError(
+                f"{self.source}: unknown parameter(s) {unknown} for family '{self.family}'; "
+                f"known: {sorted(known)}"
+            )
+        out: dict[str, Any] = {}
+        for p in self.params:
+            if p.type == "fixed":
+                out[p.name] = p.check(params.get(p.name, p.value), self.source)
+            elif p.applies(out):
+                if p.name not in params:
+                    raise ConfigError(f"{self.source}: parameter '{p.name}' is missing")
+                out[p.name] = p.check(params[p.name], self.source)
+        return out
+
+    def suggest(self, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+        """Draw one configuration through Optuna (names prefixed with the family)."""
+        out: dict[str, Any] = {}
+        for p in self.params:
+            if not p.applies(out):
+                continue
+            key = f"{self.family}.{p.name}"
+            if p.type == "fixed":
+                out[p.name] = p.value
+            elif p.type == "float":
+                assert p.low is not None and p.high is not None
+                out[p.name] = trial.suggest_float(key, p.low, p.high, log=p.log, step=p.step)
+            elif p.type == "int":
+                assert p.low is not None and p.high is not None
+                out[p.name] = trial.suggest_int(
+                    key, int(p.low), int(p.high), log=p.log, step=int(p.step or 1)
+                )
+            elif p.type == "bool":
+                out[p.name] = trial.suggest_categorical(key, [False, True])
+            else:
+                out[p.name] = trial.suggest_categorical(key, list(p.choices))
+        return out
+
+    def trial_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """A validated configuration as Optuna parameter names (for ``enqueue_trial``)."""
+        chosen = self.validate(params)
+        types = {p.name: p.type for p in self.params}
+        return {f"{self.family}.{k}": v for k, v in chosen.items() if types[k] != "fixed"}
+
+
+def _parse_param(name: str, spec: Any, where: str) -> Param:
+    here = f"{where}: parameter '{name}'"
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{here} must be a mapping; got {spec!r}")
+    kind = spec.get("type")
+    if kind not in TYPES:
+        raise ConfigError(f"{here} has type {kind!r}; expected one of {TYPES}")
+    allowed = {"type", "when", "low", "high", "log", "step", "choices", "value"}
+    extra = sorted(set(spec) - allowed)
+    if extra:
+        raise ConfigError(f"{here} has unknown key(s) {extra}")
+    when_raw = spec.get("when", {}) or {}
+    if not isinstance(when_raw, Mapping):
+        raise ConfigError(f"{here}: 'when' must be a mapping; got {when_raw!r}")
+    when = {k: tuple(v) if isinstance(v, list | tuple) else (v,) for k, v in when_raw.items()}
+    if kind in ("float", "int"):
+        low, high = spec.get("low"), spec.get("high")
+        for key, val in (("low", low), ("high", high)):
+            if isinstance(val, bool) or not isinstance(val, int | float):
+                raise ConfigError(f"{here}: '{key}' must be a number; got {val!r}")
+            if kind == "int" and not float(val).is_integer():
+                raise ConfigError(f"{here}: '{key}' must be an integer; got {val!r}")
+        assert low is not None and high is not None
+        if not low < high:
+            raise ConfigError(f"{here}: low {low} must be below high {high}")
+        log = bool(spec.get("log", False))
+        if log and low <= 0:
+            raise ConfigError(f"{here}: log scale needs low > 0; got {low}")
+        step = spec.get("step")
+        if step is not None and log:
+            raise ConfigError(f"{here}: 'step' and 'log' cannot be combined")
+        return Param(name, kind, float(low), float(high), log, step, when=when)
+    if kind == "categorical":
+        choices = spec.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise ConfigError(f"{here}: 'choices' must be a non-empty list; got {choices!r}")
+        return Param(name, kind, choices=tuple(choices), when=when)
+    if kind == "fixed":
+        if "value" not in spec:
+            raise ConfigError(f"{here}: a fixed parameter needs 'value'")
+        return Param(name, kind, value=spec["value"], when=when)
+    return Param(name, kind, when=when)
+
+
+def parse_space(doc: Any, where: str, family: str | None = None) -> SearchSpace:
+    """Build and validate a :class:`SearchSpace` from a loaded YAML document."""
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{where}: expected a mapping with 'family', 'params', 'init'")
+    name = doc.get("family")
+    if not isinstance(name, str) or (family is not None and name != family):
+        raise ConfigError(f"{where}: 'family' is {name!r}; expected {family!r}")
+    raw_params = doc.get("params")
+    if not isinstance(raw_params, Mapping) or not raw_params:
+        raise ConfigError(f"{where}: 'params' must be a non-empty mapping")
+    params = tuple(_parse_param(str(k), v, where) for k, v in raw_params.items())
+    names = [p.name for p in params]
+    for p in params:
+        for dep in p.when:
+            if dep not in names[: names.index(p.name)]:
+                raise ConfigError(
+                    f"{where}: parameter '{p.name}': 'when' refers to '{dep}', which must be "
+                    "a parameter declared above it"
+                )
+    init = doc.get("init")
+    if not isinstance(init, Mapping):
+        raise ConfigError(f"{where}: 'init' (a known-good configuration) must be a mapping")
+    space = SearchSpace(name, params, dict(init), where)
+    space = SearchSpace(name, params, space.validate(init), where)
+    return space
+
+
+def load_space(family: str, directory: str | os.PathLike[str] | None = None) -> SearchSpace:
+    """Load and validate ``<directory>/<family>.yaml``."""
+    import yaml
+
+    path = Path(directory) if directory is not None else spaces_dir()
+    path = path / f"{family}.yaml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no search space for family '{family}': {path} does not exist") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
+    return parse_space(doc, str(path), family)

@@ -1,0 +1,89 @@
+"""Contract tests run over every registered family: a new family is tested by joining."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from automl_fashion import families
+from automl_fashion.data import Split
+from automl_fashion.search_space import load_space
+
+FAMILIES = families.names()
+
+
+def quick_params(name: str) -> dict:
+    """The family's init configuration, shrunk so that a fit takes seconds."""
+    space = load_space(name)
+    params = dict(space.init)
+    shrink = {"epochs": 3, "max_epochs": 3, "n_rounds": 30, "max_iter": 3}
+    for key, value in shrink.items():
+        if key in params:
+            params[key] = min(params[key], value)
+    return space.validate(params)
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def fitted(request: pytest.FixtureRequest, tiny_split: Split):
+    name = request.param
+    model = families.create(name, quick_params(name), seed=0, threads=1, device="cpu")
+    reports: list[tuple[int, float]] = []
+    thread_checks: list[tuple[int, int | None]] = []
+
+    def report(step: int, acc: float) -> None:
+        from threadpoolctl import threadpool_info
+
+        reports.append((step, acc))
+        blas = max((p["num_threads"] for p in threadpool_info()), default=1)
+        torch = sys.modules.get("torch")
+        thread_checks.append((blas, torch.get_num_threads() if torch else None))
+
+    model.fit(tiny_split, report)
+    return name, model, reports, thread_checks
+
+
+def test_reports_arrive_in_order_with_sane_accuracy(fitted) -> None:
+    name, _, reports, _ = fitted
+    assert len(reports) >= 2, f"{name} reported {len(reports)} rung(s)"
+    steps = [s for s, _ in reports]
+    assert steps == sorted(set(steps))
+    assert all(0.0 <= a <= 1.0 for _, a in reports)
+    # 300 images per class is enough for every family to beat chance by far
+    assert max(a for _, a in reports) > 0.5
+
+
+def test_probabilities_have_right_shape_and_sum_to_one(fitted, tiny_split: Split) -> None:
+    _, model, _, _ = fitted
+    proba = model.predict_proba(tiny_split.X_val)
+    assert proba.shape == (len(tiny_split.X_val), 10)
+    assert np.all(proba >= 0)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-4)
+    acc = float(np.mean(proba.argmax(1) == tiny_split.y_val))
+    assert acc == pytest.approx(fitted[2][-1][1], abs=0.05)
+
+
+def test_thread_limit_is_honoured(fitted) -> None:
+    name, _, _, checks = fitted
+    for blas, torch_threads in checks:
+        assert blas == 1, f"{name}: BLAS ran with {blas} threads"
+        assert torch_threads in (None, 1), f"{name}: torch ran with {torch_threads} threads"
+
+
+def test_init_is_valid_for_every_family() -> None:
+    for name in FAMILIES:
+        space = load_space(name)
+        assert space.validate(space.init) == space.init
+
+
+def test_importing_the_package_does_not_import_heavy_libraries() -> None:
+    import subprocess
+
+    code = (
+        "import sys, automl_fashion, automl_fashion.families, automl_fashion.cli;"
+        "bad = [m for m in ('torch', 'xgboost', 'sklearn') if m in sys.modules];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
