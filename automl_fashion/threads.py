@@ -21,17 +21,24 @@ def available_cores() -> int:
 
 
 @contextmanager
-def limit_threads(threads: int) -> Iterator[None]:
-    """Cap BLAS/OpenMP pools and torch (if loaded) to ``threads`` inside the block."""
+def limit_threads(threads: int, *, torch: bool = False) -> Iterator[None]:
+    """Cap BLAS/OpenMP pools and torch to ``threads`` inside the block.
+
+    torch's pool is capped when torch is already loaded, or loaded here if ``torch=True``
+    (a torch family imports it lazily, after the block has started).
+    """
     from threadpoolctl import threadpool_limits
 
-    torch = sys.modules.get("torch")
-    previous = torch.get_num_threads() if torch is not None else None
+    if torch:
+        import torch as _torch  # noqa: F401
+
+    torch_mod = sys.modules.get("torch")
+    previous = torch_mod.get_num_threads() if torch_mod is not None else None
     with threadpool_limits(limits=threads):
-        if torch is not None:
-            torch.set_num_threads(threads)
+        if torch_mod is not None:
+            torch_mod.set_num_threads(threads)
         try:
             yield
         finally:
-            if torch is not None and previous is not None:
-                torch.set_num_threads(previous)
+            if torch_mod is not None and previous is not None:
+                torch_mod.set_num_threads(previous)

@@ -6,6 +6,7 @@ Adding a family: one module here, one ``search_spaces/<name>.yaml``, one line be
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,14 +22,32 @@ REGISTRY: dict[str, str] = {
 }
 
 
+PLUGINS_ENV = "AUTOML_FASHION_PLUGINS"
+
+
+def _registry() -> dict[str, str]:
+    """REGISTRY plus families named in $AUTOML_FASHION_PLUGINS (``name=module:Class,...``).
+
+    The variable reaches worker processes too, which is how out-of-tree families (and the
+    test suite's deliberately slow one) join a search.
+    """
+    extra = {}
+    for item in filter(None, os.environ.get(PLUGINS_ENV, "").split(",")):
+        name, sep, target = item.partition("=")
+        if not sep or ":" not in target:
+            raise ConfigError(f"${PLUGINS_ENV}: {item!r} is not name=module:Class")
+        extra[name.strip()] = target.strip()
+    return {**REGISTRY, **extra}
+
+
 def names() -> list[str]:
     """Registered family names, in registry order."""
-    return list(REGISTRY)
+    return list(_registry())
 
 
 def check_names(requested: list[str]) -> list[str]:
     """Validate family names (e.g. from ``--families``)."""
-    unknown = [n for n in requested if n not in REGISTRY]
+    unknown = [n for n in requested if n not in _registry()]
     if unknown:
         raise ConfigError(
             f"unknown family {', '.join(map(repr, unknown))}; expected one of {names()}"
@@ -39,7 +58,7 @@ def check_names(requested: list[str]) -> list[str]:
 def get(name: str) -> type[Family]:
     """The family class registered under ``name`` (imported on first use)."""
     check_names([name])
-    module, _, attr = REGISTRY[name].partition(":")
+    module, _, attr = _registry()[name].partition(":")
     cls: type[Family] = getattr(importlib.import_module(module), attr)
     return cls
 

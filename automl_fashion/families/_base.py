@@ -53,6 +53,8 @@ class Family(ABC):
     name: ClassVar[str]
     #: What one rung is: "epochs", "rounds" or "train_size".
     fidelity: ClassVar[str]
+    #: Whether the family trains with torch (its thread pool is then capped too).
+    uses_torch: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -84,7 +86,7 @@ class Family(ABC):
             outer(step, acc)
 
         start = time.perf_counter()
-        with limit_threads(self.threads):
+        with limit_threads(self.threads, torch=self.uses_torch):
             self._fit(data, checked)
         self.fit_seconds_ = time.perf_counter() - start
         return self
@@ -96,7 +98,7 @@ class Family(ABC):
             X = X[:, 0]
         if X.ndim != 3 or X.shape[1:] != (28, 28):
             raise ValueError(f"expected images of shape (N, 28, 28); got {X.shape}")
-        with limit_threads(self.threads):
+        with limit_threads(self.threads, torch=self.uses_torch):
             proba = self._predict_proba(X)
         return proba
 

@@ -1,0 +1,200 @@
+"""One training loop for the torch families (mlp, cnn), read top to bottom.
+
+Batches are sliced from in-memory tensors (no per-sample DataLoader: on 28x28 images the
+Python overhead of one would cost more than the arithmetic). Augmentations work on a whole
+batch at once. After every epoch the validation accuracy is reported, which is the rung a
+pruner sees.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from automl_fashion.data import Split
+from automl_fashion.families._base import Family, Report, TrainingDiverged
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+# Fashion-MNIST training-set pixel statistics (on the 0..1 scale)
+MEAN, STD = 0.2860, 0.3530
+EVAL_BATCH = 1024
+
+
+def pick_device(device: str) -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    import torch
+
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def to_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 N x 28 x 28 -> normalised float32 N x 1 x 28 x 28 on ``device``."""
+    import torch
+
+    t = torch.from_numpy(np.ascontiguousarray(X)).to(device)
+    return ((t.float().unsqueeze(1) / 255.0) - MEAN) / STD
+
+
+def augment(
+    x: torch.Tensor, gen: torch.Generator, *, flip: bool, shift: int, erase: float
+) -> torch.Tensor:
+    """Random horizontal flip, translation by up to ``shift`` pixels, random erasing."""
+    import torch
+    import torch.nn.functional as F
+
+    b, _, h, w = x.shape
+    dev = x.device
+    if flip:
+        mask = torch.rand(b, 1, 1, 1, generator=gen, device=dev) < 0.5
+        x = torch.where(mask, x.flip(3), x)
+    if shift:
+        # pad with the background value, then gather a shifted 28x28 window per image
+        bg = -MEAN / STD
+        padded = F.pad(x, (shift, shift, shift, shift), value=bg)
+        dy = torch.randint(0, 2 * shift + 1, (b,), generator=gen, device=dev)
+        dx = torch.randint(0, 2 * shift + 1, (b,), generator=gen, device=dev)
+        rows = (dy[:, None] + torch.arange(h, device=dev))[:, :, None]
+        cols = (dx[:, None] + torch.arange(w, device=dev))[:, None, :]
+        x = padded[torch.arange(b, device=dev)[:, None, None], 0, rows, cols].unsqueeze(1)
+    if erase > 0:
+        # random erasing (Zhong et al. 2017): one rectangle, 2%-25% of the image, set to 0
+        area = torch.empty(b, device=dev).uniform_(0.02, 0.25, generator=gen) * h * w
+        ratio = torch.exp(torch.empty(b, device=dev).uniform_(-1.2, 1.2, generator=gen))
+        eh = (area * ratio).sqrt().clamp(1, h).long()
+        ew = (area / ratio).sqrt().clamp(1, w).long()
+        y0 = (torch.rand(b, generator=gen, device=dev) * (h - eh + 1)).long()
+        x0 = (torch.rand(b, generator=gen, device=dev) * (w - ew + 1)).long()
+        yy = torch.arange(h, device=dev)[None, :, None]
+        xx = torch.arange(w, device=dev)[None, None, :]
+        box = (
+            (yy >= y0[:, None, None])
+            & (yy < (y0 + eh)[:, None, None])
+            & (xx >= x0[:, None, None])
+            & (xx < (x0 + ew)[:, None, None])
+        )
+        apply = torch.rand(b, generator=gen, device=dev) < erase
+        x = x.masked_fill((box & apply[:, None, None]).unsqueeze(1), 0.0)
+    return x
+
+
+class TorchFamily(Family):
+    """A torch classifier trained by SGD/AdamW with an optional OneCycle/cosine schedule.
+
+    Params read here (each family's YAML declares the ones it searches): ``epochs``,
+    ``batch_size``, ``optimizer`` (sgd|adamw), ``lr``, ``momentum``, ``weight_decay``,
+    ``schedule`` (onecycle|cosine|constant), ``label_smoothing``, and the augmentation
+    switches ``flip``, ``shift``, ``erase``.
+    """
+
+    fidelity = "epochs"
+    uses_torch = True
+    #: Convolutions run ~1.6x faster on CPU in NHWC layout (measured, torch 2.13, 1 thread).
+    channels_last = False
+
+    @abstractmethod
+    def build_network(self) -> nn.Module:
+        """The untrained network for ``self.params`` (input N x 1 x 28 x 28, 10 logits)."""
+
+    def _param(self, key: str, default: Any) -> Any:
+        return self.params.get(key, default)
+
+    def _fit(self, data: Split, report: Report) -> None:
+        import torch
+        import torch.nn.functional as F
+
+        p = self._param
+        torch.manual_seed(self.seed)
+        device = pick_device(self.device)
+        gen = torch.Generator(device=device).manual_seed(self.seed)
+        X = to_tensor(data.X_train, device)
+        y = torch.from_numpy(data.y_train).to(device)
+        X_val = to_tensor(data.X_val, device)
+        y_val = torch.from_numpy(data.y_val).to(device)
+        self.device_ = device
+        model = self.build_network().to(device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            X = X.contiguous(memory_format=torch.channels_last)
+            X_val = X_val.contiguous(memory_format=torch.channels_last)
+        self.model_ = model
+
+        epochs, batch = int(p("epochs", 10)), int(p("batch_size", 128))
+        steps_per_epoch = math.ceil(len(X) / batch)
+        lr, wd = float(p("lr", 1e-3)), float(p("weight_decay", 0.0))
+        if p("optimizer", "adamw") == "sgd":
+            opt: torch.optim.Optimizer = torch.optim.SGD(
+                model.parameters(),
+                lr=lr,
+                momentum=float(p("momentum", 0.9)),
+                nesterov=True,
+                weight_decay=wd,
+            )
+        else:
+            opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
+        schedule = p("schedule", "onecycle")
+        sched: torch.optim.lr_scheduler.LRScheduler | None = None
+        if schedule == "onecycle":
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.25
+            )
+        elif schedule == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps_per_epoch)
+        smoothing = float(p("label_smoothing", 0.0))
+        flip, shift, erase = bool(p("flip", False)), int(p("shift", 0)), float(p("erase", 0.0))
+
+        for epoch in range(1, epochs + 1):
+            model.train()
+            order = torch.randperm(len(X), generator=gen, device=device)
+            total = torch.zeros((), device=device)
+            for start in range(0, len(X), batch):
+                idx = order[start : start + batch]
+                xb = augment(X[idx], gen, flip=flip, shift=shift, erase=erase)
+                if self.channels_last:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                loss = F.cross_entropy(model(xb), y[idx], label_smoothing=smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                total += loss.detach()
+            mean_loss = float(total) / steps_per_epoch
+            if not math.isfinite(mean_loss):
+                raise TrainingDiverged(
+                    f"{self.name}: training loss is {mean_loss} in epoch {epoch} (lr={lr:g})"
+                )
+            self.last_loss_ = mean_loss
+            val_pred = self._logits(X_val).argmax(1)
+            report(epoch, float((val_pred == y_val).float().mean()))
+
+    def _logits(self, X: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        self.model_.eval()
+        with torch.inference_mode():
+            return torch.cat(
+                [self.model_(X[i : i + EVAL_BATCH]) for i in range(0, len(X), EVAL_BATCH)]
+            )
+
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+        import torch
+
+        x = to_tensor(X, self.device_)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        logits = self._logits(x)
+        proba: np.ndarray = logits.softmax(1).double().cpu().numpy()
+        return proba

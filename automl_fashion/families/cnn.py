@@ -1,0 +1,53 @@
+"""A VGG-style CNN sized for CPUs: stages of (conv-BN-ReLU) x k, then pooling.
+
+Searchable: width (channels of the first stage, doubled per stage), stages (2 or 3),
+convs per stage, dropout before the classifier (the tuned dropout), and everything the
+shared training loop reads (optimizer, OneCycle/cosine, label smoothing, flip, shift,
+random erasing).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from automl_fashion.families._torch import TorchFamily
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+class CNNFamily(TorchFamily):
+    name = "cnn"
+    channels_last = True
+
+    def build_network(self) -> nn.Module:
+        from torch import nn
+
+        width, stages = int(self.params["width"]), int(self.params["stages"])
+        convs = int(self.params["convs_per_stage"])
+        dropout = float(self.params["dropout"])
+        layers: list[nn.Module] = []
+        c_in, size = 1, 28
+        for s in range(stages):
+            c_out = width * 2**s
+            for _ in range(convs):
+                layers += [
+                    nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(c_out),
+                    nn.ReLU(inplace=True),
+                ]
+                c_in = c_out
+            layers.append(nn.MaxPool2d(2))
+            size //= 2
+        layers += [
+            nn.AdaptiveAvgPool2d(1) if self.params.get("global_pool", False) else nn.Identity(),
+            nn.Flatten(),
+            nn.Dropout(dropout),
+        ]
+        features = c_in if self.params.get("global_pool", False) else c_in * size * size
+        hidden = int(self.params.get("hidden", 0))
+        if hidden:
+            layers += [nn.Linear(features, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+            features = hidden
+        layers.append(nn.Linear(features, 10))
+        return nn.Sequential(*layers)

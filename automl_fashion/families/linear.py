@@ -1,0 +1,90 @@
+"""Linear family: logistic regression trained by SGD on standardized pixels and/or HOG.
+
+One rung is one epoch of ``SGDClassifier.partial_fit`` (one-vs-rest, one binary problem per
+class, run on ``threads`` joblib threads). SGD was measured against lbfgs
+``LogisticRegression`` with ``warm_start``: on the full split (1 thread) averaged SGD on
+HOG+pixels reaches ~90.0% validation accuracy in 3 epochs (~2 s each), while lbfgs needs ~40 s
+for 89.5% on HOG alone, and restarting lbfgs at every rung loses its curvature history.
+
+Probabilities are the model's own (logistic loss): the one-vs-rest sigmoids normalized to sum
+to 1, computed in log space so that confident classes do not all round to 1.0.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from automl_fashion.data import Split
+from automl_fashion.families._base import Family, Report, TrainingDiverged, accuracy
+from automl_fashion.families._features import featurize
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.preprocessing import StandardScaler
+
+CLASSES = np.arange(10)
+
+
+class LinearFamily(Family):
+    """SGD linear classifier; rungs are epochs (``epochs`` parameter)."""
+
+    name = "linear"
+    fidelity = "epochs"
+
+    def _raw(self, X: np.ndarray) -> np.ndarray:
+        return featurize(X, self.params["features"], hog_cell=int(self.params.get("hog_cell", 4)))
+
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        out: np.ndarray = self.scaler_.transform(self._raw(X))
+        return out
+
+    def _fit(self, data: Split, report: Report) -> None:
+        from sklearn.linear_model import SGDClassifier
+        from sklearn.preprocessing import StandardScaler
+
+        p = self.params
+        self.scaler_: StandardScaler = StandardScaler()
+        X = self.scaler_.fit_transform(self._raw(data.X_train))
+        X_val = self._features(data.X_val)
+        # A RandomState instance (not an int) so that each partial_fit call, which shuffles
+        # the data in place of a copy, draws a new order: seeded once, different per epoch.
+        self.model_: SGDClassifier = SGDClassifier(
+            loss="log_loss",
+            alpha=float(p["alpha"]),
+            learning_rate=p["learning_rate"],
+            eta0=float(p.get("eta0", 0.01)),
+            average=bool(p["average"]),
+            shuffle=True,
+            n_jobs=self.threads,
+            random_state=np.random.RandomState(self.seed),
+        )
+        for epoch in range(1, int(p["epochs"]) + 1):
+            try:
+                self.model_.partial_fit(X, data.y_train, classes=CLASSES)
+            except ValueError as exc:  # sklearn's "Floating-point under-/overflow occurred"
+                if "overflow" not in str(exc):
+                    raise
+                raise TrainingDiverged(f"linear: SGD overflowed at epoch {epoch}") from exc
+            self._check_finite(epoch)
+            report(epoch, accuracy(data.y_val, self.model_.decision_function(X_val)))
+
+    def _check_finite(self, epoch: int) -> None:
+        coef, bias = self.model_.coef_, self.model_.intercept_
+        if not (np.isfinite(coef).all() and np.isfinite(bias).all()):
+            raise TrainingDiverged(
+                f"linear: weights became NaN/inf at epoch {epoch} "
+                f"(learning_rate={self.params['learning_rate']!r}, "
+                f"eta0={self.params.get('eta0')}, alpha={self.params['alpha']})"
+            )
+
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+        # sklearn's predict_proba normalizes expit(decision) in the decision's dtype: in
+        # float32 the sigmoids of confident classes all round to 1.0 and ties break towards
+        # the lowest class (measured: 87.2% instead of 90.2%). Same formula, in log space.
+        d = np.asarray(self.model_.decision_function(self._features(X)), dtype=np.float64)
+        log_p = -np.logaddexp(0.0, -d)
+        e = np.exp(log_p - log_p.max(axis=1, keepdims=True))
+        out: np.ndarray = e / e.sum(axis=1, keepdims=True)
+        return out

@@ -1,0 +1,86 @@
+"""Pruning that compares a trial only with trials of its own family.
+
+Intermediate values of different families are not comparable (epoch 3 of a CNN against
+round 3 of XGBoost), and Optuna's pruners compare a trial with every trial of the study.
+:class:`FamilyPruner` hands the wrapped Optuna pruner a view of the study that holds only
+the trials of the same family; each family gets its own pruner instance, so state such as
+successive halving's estimated ``min_resource`` is per family too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Container
+from typing import Any
+
+import optuna
+from optuna.pruners import BasePruner
+from optuna.trial import FrozenTrial, TrialState
+
+from automl_fashion.errors import ConfigError
+
+FAMILY_PARAM = "family"
+PRUNERS = ("sha", "median", "none")
+
+
+class _FamilyStudy(optuna.Study):
+    """The same study, seen through a filter: only trials with ``family == family``."""
+
+    def __init__(self, study: optuna.Study, family: str) -> None:
+        super().__init__(
+            study_name=study.study_name,
+            storage=study._storage,
+            sampler=study.sampler,
+            pruner=study.pruner,
+        )
+        self._family = family
+
+    def get_trials(
+        self, deepcopy: bool = True, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        trials = super()._get_trials(deepcopy=deepcopy, states=states)
+        return [t for t in trials if t.params.get(FAMILY_PARAM) == self._family]
+
+
+class FamilyPruner(BasePruner):
+    """Apply an Optuna pruner within each family.
+
+    Args:
+        factory: Builds a fresh Optuna pruner; called once per family.
+    """
+
+    def __init__(self, factory: Callable[[], BasePruner]) -> None:
+        self._factory = factory
+        self._pruners: dict[str, BasePruner] = {}
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        family = trial.params.get(FAMILY_PARAM)
+        if family is None:
+            return False
+        if family not in self._pruners:
+            self._pruners[family] = self._factory()
+        return self._pruners[family].prune(_FamilyStudy(study, family), trial)
+
+
+def make_pruner(name: str, **kwargs: Any) -> BasePruner:
+    """``sha`` (successive halving, default), ``median`` or ``none``, applied per family.
+
+    Hyperband is not offered: its bracket sub-studies re-read the whole storage, which
+    would mix families again.
+    """
+    if name == "sha":
+        return FamilyPruner(
+            lambda: optuna.pruners.SuccessiveHalvingPruner(
+                min_resource=kwargs.get("min_resource", "auto"),
+                reduction_factor=kwargs.get("reduction_factor", 3),
+            )
+        )
+    if name == "median":
+        return FamilyPruner(
+            lambda: optuna.pruners.MedianPruner(
+                n_startup_trials=kwargs.get("n_startup_trials", 3),
+                n_warmup_steps=kwargs.get("n_warmup_steps", 1),
+            )
+        )
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise ConfigError(f"--pruner: unknown pruner {name!r}; expected one of {list(PRUNERS)}")

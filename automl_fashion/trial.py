@@ -1,0 +1,107 @@
+"""One trial, start to finish: draw a family and its parameters, fit with rung reports,
+record what the leaderboard needs, and end in exactly one state with a reason.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from automl_fashion import families
+from automl_fashion.budget import BudgetExhausted
+from automl_fashion.data import Split
+from automl_fashion.errors import AutoMLFashionError
+from automl_fashion.pruning import FAMILY_PARAM
+from automl_fashion.search_space import load_space
+
+
+class Interrupted(AutoMLFashionError):
+    """The user asked the search to stop (Ctrl-C): the trial stops at its next rung."""
+
+
+@dataclass(frozen=True)
+class TrialSettings:
+    families: Sequence[str]
+    threads: int
+    seed: int
+    device: str = "auto"
+    spaces_dir: str | None = None
+
+
+def suggest(trial: optuna.Trial, settings: TrialSettings) -> tuple[str, dict[str, object]]:
+    """The family and its configuration for this trial (enqueued values win)."""
+    family = str(trial.suggest_categorical(FAMILY_PARAM, list(settings.families)))
+    return family, load_space(family, settings.spaces_dir).suggest(trial)
+
+
+def run_trial(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    data: Split,
+    settings: TrialSettings,
+    should_stop: Callable[[], BaseException | None],
+) -> TrialState:
+    """Train one configuration and ``tell`` the study how it ended.
+
+    ``should_stop`` is asked at every rung; it returns the exception to stop with (budget
+    or interrupt) or None.
+    """
+    started = time.perf_counter()
+    state = TrialState.FAIL
+    value: float | None = None
+    try:
+        family, params = suggest(trial, settings)
+        model = families.get(family)(
+            params,
+            seed=settings.seed + trial.number,
+            threads=settings.threads,
+            device=settings.device,
+        )
+
+        def report(step: int, accuracy: float) -> None:
+            trial.report(accuracy, step)
+            stop = should_stop()
+            if stop is not None:
+                raise stop
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at step {step} with {accuracy:.4f}")
+
+        model.fit(data, report)
+        t0 = time.perf_counter()
+        proba = model.predict_proba(data.X_val)
+        predict_s = time.perf_counter() - t0
+        value = float(np.mean(proba.argmax(1) == data.y_val))
+        if not math.isfinite(value):
+            raise AutoMLFashionError(f"validation accuracy is {value}")
+        trial.set_user_attr("fit_seconds", round(model.fit_seconds_, 3))
+        trial.set_user_attr(
+            "predict_ms_per_1000", round(1000 * predict_s / len(data.y_val) * 1000, 3)
+        )
+        trial.set_user_attr("n_train", len(data.y_train))
+        trial.set_user_attr("n_val", len(data.y_val))
+        state = TrialState.COMPLETE
+    except optuna.TrialPruned:
+        state = TrialState.PRUNED
+        trial.set_user_attr("stop_reason", "pruned")
+    except BudgetExhausted:
+        state = TrialState.PRUNED
+        trial.set_user_attr("stop_reason", "budget")
+    except Interrupted:
+        trial.set_user_attr("fail_reason", "interrupted by the user")
+    except MemoryError:
+        trial.set_user_attr("fail_reason", "out of memory")
+    except Exception as exc:  # a broken trial must never stop the search
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {message}"[:500])
+    trial.set_user_attr("trial_seconds", round(time.perf_counter() - started, 3))
+    if state == TrialState.COMPLETE:
+        study.tell(trial, value)
+    else:
+        study.tell(trial, state=state)
+    return state

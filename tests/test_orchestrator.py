@@ -1,0 +1,219 @@
+"""The search end to end, in real subprocesses: budget, parallel workers, kill -9, Ctrl-C.
+
+Trials use the deliberately slow ``sleepy`` family (tests/plugins/sleepy.py), which waits
+instead of training, so that timing is about the orchestrator and not the machine's load.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from automl_fashion.search_space import spaces_dir
+
+PLUGIN_DIR = Path(__file__).parent / "plugins"
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    spaces = tmp_path / "spaces"
+    shutil.copytree(spaces_dir(), spaces)
+    shutil.copy(PLUGIN_DIR / "sleepy.yaml", spaces / "sleepy.yaml")
+    return {
+        **os.environ,
+        "AUTOML_FASHION_PLUGINS": "sleepy=tests.plugins.sleepy:SleepyFamily",
+        "AUTOML_FASHION_SPACES": str(spaces),
+        "AUTOML_FASHION_STUDIES": str(tmp_path / "studies"),
+        "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+
+
+def set_sleepy(env: dict[str, str], **changes: object) -> None:
+    path = Path(env["AUTOML_FASHION_SPACES"]) / "sleepy.yaml"
+    doc = yaml.safe_load(path.read_text())
+    for key, value in changes.items():
+        doc["params"][key] = {"type": "fixed", "value": value}
+        doc["init"][key] = value
+    path.write_text(yaml.safe_dump(doc))
+
+
+def search_cmd(budget: str, *extra: str, study: str = "t") -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "automl_fashion",
+        "search",
+        "--budget",
+        budget,
+        "--families",
+        "sleepy",
+        "--study",
+        study,
+        "--quiet",
+        "--train-per-class",
+        "20",
+        *extra,
+    ]
+
+
+def load(env: dict[str, str], study: str = "t") -> optuna.Study:
+    path = Path(env["AUTOML_FASHION_STUDIES"]) / f"{study}.journal"
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    return optuna.load_study(study_name=study, storage=storage)
+
+
+def loky_workers() -> set[int]:
+    pids = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"loky" in cmd and b"automl" not in cmd:
+                pids.add(int(proc.name))
+    return pids
+
+
+def test_budget_is_honoured_and_trials_stop_at_a_rung(env: dict[str, str]) -> None:
+    set_sleepy(env, rung_seconds=1.0, epochs=60)  # one trial alone would take a minute
+    before = loky_workers()
+    start = time.monotonic()
+    out = subprocess.run(search_cmd("12s", "--jobs", "2"), env=env, capture_output=True, text=True)
+    elapsed = time.monotonic() - start
+    assert elapsed < 12 + 30, elapsed
+    trials = load(env).get_trials()
+    assert trials and all(t.state != TrialState.RUNNING for t in trials)
+    stopped = [t for t in trials if t.user_attrs.get("stop_reason") == "budget"]
+    assert len(stopped) >= 2, [(t.state, t.user_attrs) for t in trials]
+    assert all(t.state == TrialState.PRUNED and t.intermediate_values for t in stopped)
+    assert out.returncode == 1  # nothing could complete: said so, non-zero
+    time.sleep(0.5)
+    assert loky_workers() - before == set()  # no orphan worker processes
+
+
+def test_a_rung_longer_than_the_budget_is_cut_at_the_hard_deadline(env: dict[str, str]) -> None:
+    set_sleepy(env, rung_seconds=120.0, epochs=2)
+    start = time.monotonic()
+    subprocess.run(search_cmd("10s", "--jobs", "1"), env=env, capture_output=True, text=True)
+    assert time.monotonic() - start < 10 + 30
+    (trial,) = load(env).get_trials()
+    assert trial.state == TrialState.FAIL
+    assert "hard deadline" in trial.user_attrs["fail_reason"]
+
+
+def test_parallel_workers_share_the_journal_without_errors(env: dict[str, str]) -> None:
+    set_sleepy(env, rung_seconds=0.02, epochs=3)
+    out = subprocess.run(
+        search_cmd("15s", "--jobs", "2", "--pruner", "none"),
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "locked" not in out.stderr and "Traceback" not in out.stderr
+    trials = load(env).get_trials()
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers)) >= 20
+    workers = {t.system_attrs["automl_fashion:worker"]["pid"] for t in trials}
+    assert len(workers) == 2
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    # only the diverging configurations fail, each with its reason
+    assert all("TrainingDiverged" in t.user_attrs["fail_reason"] for t in failed)
+    assert all(t.params["sleepy.diverge"] for t in failed)
+    assert any(t.state == TrialState.COMPLETE for t in trials)
+
+
+def _wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
+def test_resume_after_sigkill_loses_no_complete_trial(env: dict[str, str]) -> None:
+    set_sleepy(env, rung_seconds=0.5, epochs=4)
+    proc = subprocess.Popen(
+        search_cmd("5m", "--jobs", "2"),
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def progressed() -> bool:
+            try:
+                trials = load(env).get_trials()
+            except Exception:
+                return False
+            done = sum(t.state == TrialState.COMPLETE for t in trials)
+            running = sum(t.state == TrialState.RUNNING for t in trials)
+            return done >= 3 and running >= 1
+
+        _wait_for(progressed)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # parent and workers, no chance to clean up
+        proc.wait()
+    time.sleep(0.5)
+    killed = load(env).get_trials()
+    complete = {t.number: t.value for t in killed if t.state == TrialState.COMPLETE}
+    running = [t.number for t in killed if t.state == TrialState.RUNNING]
+    assert running, "the kill should have caught a trial mid-flight"
+
+    start = time.monotonic()
+    out = subprocess.run(search_cmd("8s", "--jobs", "1"), env=env, capture_output=True, text=True)
+    assert time.monotonic() - start < 8 + 30  # no wait on a dead worker's journal lock
+    assert f"recovered={','.join(map(str, sorted(running)))}" in out.stdout, out
+    after = load(env).get_trials()
+    by_number = {t.number: t for t in after}
+    for number, value in complete.items():
+        assert by_number[number].state == TrialState.COMPLETE and by_number[number].value == value
+    for number in running:
+        assert by_number[number].state == TrialState.FAIL
+        assert "died" in by_number[number].user_attrs["fail_reason"]
+    retried = {t.user_attrs.get("retry_of") for t in after}
+    assert set(running) <= retried
+    assert not [t for t in after if t.state == TrialState.RUNNING]
+
+
+def test_ctrl_c_stops_cleanly_and_resume_retries(env: dict[str, str]) -> None:
+    set_sleepy(env, rung_seconds=0.5, epochs=20)
+    proc = subprocess.Popen(
+        search_cmd("5m", "--jobs", "2"),
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(
+        lambda: (
+            (Path(env["AUTOML_FASHION_STUDIES"]) / "t.journal").exists()
+            and sum(t.state == TrialState.RUNNING for t in load(env).get_trials()) == 2
+        )
+    )
+    start = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+    proc.communicate(timeout=60)
+    assert time.monotonic() - start < 10
+    trials = load(env).get_trials()
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    interrupted = [t for t in trials if "interrupted" in t.user_attrs.get("fail_reason", "")]
+    assert len(interrupted) == 2
+    subprocess.run(search_cmd("4s", "--jobs", "1"), env=env, capture_output=True, text=True)
+    retried = {t.user_attrs.get("retry_of") for t in load(env).get_trials()}
+    assert {t.number for t in interrupted} <= retried
