@@ -111,6 +111,153 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    """Rank a study's trials: accuracy with a 95% interval, training cost, Pareto front.
+
+    score = val_accuracy - W/100 * log2(1 + fit_seconds/60): W (--cost-weight) is the
+    accuracy in percentage points one doubling of training minutes must buy.
+    Works while a search is still writing to the study.
+
+    Examples:
+      automl-fashion leaderboard
+      automl-fashion leaderboard --by-family
+      automl-fashion leaderboard --family cnn --sort time --format csv > cnn.csv
+    """
+    from automl_fashion import leaderboard as lb
+    from automl_fashion.storage import load_existing_study
+
+    study = load_existing_study(args.study, args.storage, args.studies_dir)
+    frame = lb.trials_frame(study, cost_weight=args.cost_weight)
+    console = _console(args)
+    if frame.empty:
+        console.print(f"Study {args.study!r} has no finished trials yet.")
+        return 1
+    if args.by_family:
+        table = lb.by_family(frame, sort=args.sort if args.sort != "score" else "accuracy")
+        columns = [
+            "family",
+            "val_accuracy",
+            "ci_low",
+            "ci_high",
+            "fit_seconds",
+            "predict_ms_per_1000",
+            "model_bytes",
+            "trial",
+            "trials",
+            "complete",
+            "pruned",
+            "failed",
+            "params",
+        ]
+    else:
+        if args.family is not None:
+            from automl_fashion import families
+
+            families.check_names([args.family])
+        table = lb.leaderboard(
+            frame, sort=args.sort, top=args.top, family=args.family, include_unfinished=args.all
+        )
+        columns = [
+            "rank",
+            "trial",
+            "family",
+            "state",
+            "val_accuracy",
+            "ci_low",
+            "ci_high",
+            "fit_seconds",
+            "predict_ms_per_1000",
+            "model_bytes",
+            "pareto",
+            "score",
+            "params",
+        ] + (["reason"] if args.all else [])
+    if table.empty or table["val_accuracy"].isna().all():
+        failed = frame[frame["state"] == "fail"]
+        console.print(f"Study {args.study!r}: no complete trial ({len(failed)} failed).")
+        for _, row in failed.head(5).iterrows():
+            console.print(f"  trial {row['trial']} ({row['family']}): {row['reason']}")
+        return 1
+    table = table[[c for c in columns if c in table.columns]]
+    print_table(table, args.format, console, title=f"Study {args.study}", show_params=args.params)
+    return 0
+
+
+def print_table(table, fmt: str, console, title: str = "", show_params: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Print a leaderboard frame as a rich table, CSV, JSON or Markdown."""
+    if fmt == "csv":
+        print(table.to_csv(index=False), end="")
+        return
+    if fmt == "json":
+        print(table.to_json(orient="records", date_format="iso", indent=2))
+        return
+    shown = table.copy()
+    for col in ("val_accuracy", "ci_low", "ci_high", "score"):
+        if col in shown:
+            shown[col] = shown[col].map(lambda v: "" if v != v or v is None else f"{v:.2%}")
+    if "fit_seconds" in shown:
+        shown["fit_seconds"] = shown["fit_seconds"].map(
+            lambda v: "" if v != v or v is None else f"{v:.1f}"
+        )
+    if "model_bytes" in shown:
+        shown["model_bytes"] = shown["model_bytes"].map(_human_bytes)
+    if "pareto" in shown:
+        shown["pareto"] = shown["pareto"].map(lambda v: "*" if v else "")
+    if fmt == "markdown":
+        header = "| " + " | ".join(shown.columns) + " |"
+        rule = "|" + "---|" * len(shown.columns)
+        body = [
+            "| " + " | ".join("" if v is None else str(v) for v in row) + " |"
+            for row in shown.itertuples(index=False)
+        ]
+        print("\n".join([header, rule, *body]))
+        return
+    from rich.table import Table
+
+    names = {
+        "val_accuracy": "val acc",
+        "fit_seconds": "fit s",
+        "predict_ms_per_1000": "ms/1k",
+        "model_bytes": "size",
+        "pareto": "front",
+    }
+    if "ci_low" in shown:
+        shown.insert(
+            list(shown.columns).index("ci_low"),
+            "95% CI",
+            [
+                f"{lo[:-1]}-{hi}" if lo else ""
+                for lo, hi in zip(shown["ci_low"], shown["ci_high"], strict=True)
+            ],
+        )
+        shown = shown.drop(columns=["ci_low", "ci_high"])
+    if not show_params:
+        shown = shown.drop(columns=[c for c in ("params",) if c in shown])
+    rich_table = Table(title=title)
+    for col in shown.columns:
+        rich_table.add_column(names.get(col, col), overflow="fold")
+    for row in shown.itertuples(index=False):
+        rich_table.add_row(*["" if v is None or v != v else str(v) for v in row])
+    console.print(rich_table)
+
+
+def _human_bytes(value: object) -> str:
+    if value is None or value != value:
+        return ""
+    size = float(value)  # type: ignore[arg-type]
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return str(value)
+
+
+def _add_study_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--study", default="fashion", help="study name (default: fashion)")
+    p.add_argument("--storage", help="Optuna storage URL (default: studies/<study>.journal)")
+    p.add_argument("--studies-dir", help="folder of default storages (default: ./studies)")
+
+
 def _family_list(text: str | None) -> list[str]:
     from automl_fashion import families
 
@@ -201,6 +348,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_options(srch)
     srch.set_defaults(handler=cmd_search)
+
+    board = sub.add_parser(
+        "leaderboard",
+        help="rank a study's trials by accuracy against training cost",
+        description=cmd_leaderboard.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_study_options(board)
+    board.add_argument("--top", type=int, help="show the best N trials only")
+    board.add_argument("--family", help="only trials of this family")
+    board.add_argument(
+        "--by-family", action="store_true", help="the best trial of each family, with trial counts"
+    )
+    board.add_argument(
+        "--sort",
+        default="score",
+        choices=["score", "accuracy", "time"],
+        help="ranking (default score)",
+    )
+    board.add_argument(
+        "--cost-weight",
+        type=float,
+        default=0.25,
+        help="accuracy points one doubling of fit minutes must buy (default 0.25)",
+    )
+    board.add_argument(
+        "--format",
+        default="table",
+        choices=["table", "csv", "json", "markdown"],
+        help="output format (default table)",
+    )
+    board.add_argument(
+        "--params", action="store_true", help="show each trial's parameters in the table"
+    )
+    board.add_argument(
+        "--all", action="store_true", help="also list pruned and failed trials, with their reason"
+    )
+    board.set_defaults(handler=cmd_leaderboard)
     return parser
 
 

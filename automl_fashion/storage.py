@@ -217,3 +217,33 @@ def recover_stale_trials(study: optuna.Study, *, retry: bool = True) -> list[int
                 trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False
             )
     return failed
+
+
+def available_studies(
+    url: str | None, directory: str | os.PathLike[str] | None = None
+) -> list[str]:
+    """Study names reachable with ``url`` (default storage: the journals in the folder)."""
+    if url is None:
+        return sorted(p.stem for p in studies_dir(directory).glob("*.journal"))
+    return sorted(study_names(open_storage(url, "", directory)))
+
+
+def load_existing_study(
+    name: str, url: str | None, directory: str | os.PathLike[str] | None = None
+) -> optuna.Study:
+    """Open a study for reading (also while a search writes to it); unknown names list the rest."""
+    if url is None and not (studies_dir(directory) / f"{name}.journal").is_file():
+        known = available_studies(None, directory)
+        raise ConfigError(
+            f"--study: no study {name!r} in {studies_dir(directory)}; "
+            + (f"existing: {', '.join(known)}" if known else "it holds no studies yet")
+        )
+    storage = open_storage(url, name, directory)
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        known = sorted(study_names(storage))
+        raise ConfigError(
+            f"--study: no study {name!r} in {mask_url(url or '')}; existing: "
+            + (", ".join(known) or "none")
+        ) from None

@@ -55,6 +55,8 @@ def run_trial(
     started = time.perf_counter()
     state = TrialState.FAIL
     value: float | None = None
+    trial.set_user_attr("n_train", len(data.y_train))
+    trial.set_user_attr("n_val", len(data.y_val))
     try:
         family, params = suggest(trial, settings)
         model = families.get(family)(
@@ -83,8 +85,7 @@ def run_trial(
         trial.set_user_attr(
             "predict_ms_per_1000", round(1000 * predict_s / len(data.y_val) * 1000, 3)
         )
-        trial.set_user_attr("n_train", len(data.y_train))
-        trial.set_user_attr("n_val", len(data.y_val))
+        trial.set_user_attr("model_bytes", model.size_bytes())
         state = TrialState.COMPLETE
     except optuna.TrialPruned:
         state = TrialState.PRUNED

@@ -37,6 +37,28 @@ def accuracy(y_true: np.ndarray, proba_or_pred: np.ndarray) -> float:
     return float(np.mean(pred == y_true))
 
 
+def _size_of(obj: Any, depth: int, seen: set[int]) -> int:
+    if id(obj) in seen or depth > 6:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if hasattr(obj, "save_raw"):  # xgboost.Booster
+        return len(obj.save_raw("ubj"))
+    if hasattr(obj, "state_dict") and hasattr(obj, "parameters"):  # torch.nn.Module
+        return sum(int(t.numel() * t.element_size()) for t in obj.state_dict().values())
+    if isinstance(obj, dict):
+        return sum(_size_of(v, depth + 1, seen) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(_size_of(v, depth + 1, seen) for v in obj)
+    if hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] in (
+        "sklearn",
+        "automl_fashion",
+    ):
+        return _size_of(vars(obj), depth + 1, seen)
+    return 0
+
+
 class Family(ABC):
     """Base class of a model family.
 
@@ -104,6 +126,10 @@ class Family(ABC):
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.predict_proba(X).argmax(axis=1)
+
+    def size_bytes(self) -> int:
+        """Approximate size of the learned state: arrays, tensors and boosters it holds."""
+        return _size_of(vars(self), depth=0, seen=set())
 
     # -- implemented by each family ---------------------------------------------------
     @abstractmethod

@@ -19,9 +19,10 @@ def quick_params(name: str) -> dict:
     space = load_space(name)
     params = dict(space.init)
     shrink = {"epochs": 3, "max_epochs": 3, "n_rounds": 30, "max_iter": 3}
+    lows = {p.name: p.low for p in space.params if p.low is not None}
     for key, value in shrink.items():
         if key in params:
-            params[key] = min(params[key], value)
+            params[key] = max(int(lows.get(key) or 0), min(params[key], value))
     return space.validate(params)
 
 

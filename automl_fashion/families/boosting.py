@@ -1,0 +1,116 @@
+"""Boosting family: XGBoost ``hist`` trees (multi:softprob) on pixels and/or HOG features.
+
+One rung is ``REPORT_EVERY`` boosting rounds: a training callback reports the validation
+accuracy (1 - merror) then, and early stopping on the validation log-loss ends training when
+it has not improved for ``early_stopping_rounds`` rounds; the booster is cut back to its best
+round. Raw pixels need ~250 s for 100 rounds on one thread; HOG (7-pixel cells) + pixels with
+32 bins and 30% of the columns per tree reaches ~90.5% validation accuracy in 50 rounds
+(~0.85 s each on one thread). The trained booster is ``booster_`` (export saves it as UBJSON).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from automl_fashion.data import Split
+from automl_fashion.families._base import Family, Report, TrainingDiverged
+from automl_fashion.families._features import featurize
+
+if TYPE_CHECKING:
+    import xgboost as xgb
+
+#: Rounds per rung (a final, shorter rung is reported when training ends in between).
+REPORT_EVERY = 10
+
+
+def _reporter(report: Report, seen: list[tuple[int, float]]) -> xgb.callback.TrainingCallback:
+    """A callback reporting validation accuracy every REPORT_EVERY rounds.
+
+    Every round's ``(round, accuracy)`` is appended to ``seen``.
+
+    ``xgboost.train`` runs callbacks in Python, so an exception raised by ``report``
+    (pruning, budget) propagates out of training unchanged.
+    """
+    import xgboost as xgb
+
+    class Reporter(xgb.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            error = float(evals_log["val"]["merror"][-1])
+            loss = float(evals_log["val"]["mlogloss"][-1])
+            if not (np.isfinite(error) and np.isfinite(loss)):
+                raise TrainingDiverged(f"boosting: validation loss is {loss} at round {epoch + 1}")
+            seen.append((epoch + 1, 1.0 - error))
+            if (epoch + 1) % REPORT_EVERY == 0:
+                report(epoch + 1, 1.0 - error)
+            return False
+
+    return Reporter()
+
+
+class BoostingFamily(Family):
+    """XGBoost with validation early stopping; rungs are boosting rounds (``n_rounds``)."""
+
+    name = "boosting"
+    fidelity = "rounds"
+
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        return featurize(X, self.params["features"], hog_cell=int(self.params.get("hog_cell", 4)))
+
+    def booster_params(self) -> dict[str, Any]:
+        """The parameters passed to ``xgboost.train``."""
+        p = self.params
+        return {
+            "objective": "multi:softprob",
+            "num_class": 10,
+            "tree_method": "hist",
+            "eval_metric": ["merror", "mlogloss"],
+            "eta": float(p["eta"]),
+            "max_depth": int(p["max_depth"]),
+            "min_child_weight": float(p["min_child_weight"]),
+            "subsample": float(p["subsample"]),
+            "colsample_bytree": float(p["colsample_bytree"]),
+            "lambda": float(p["lambda"]),
+            "max_bin": int(p["max_bin"]),
+            "nthread": self.threads,
+            "seed": self.seed,
+            "device": "cpu",
+        }
+
+    def _fit(self, data: Split, report: Report) -> None:
+        import xgboost as xgb
+
+        params = self.booster_params()
+        bins, threads = params["max_bin"], self.threads
+        train = xgb.QuantileDMatrix(
+            self._features(data.X_train), data.y_train, max_bin=bins, nthread=threads
+        )
+        val = xgb.QuantileDMatrix(
+            self._features(data.X_val), data.y_val, ref=train, max_bin=bins, nthread=threads
+        )
+        seen: list[tuple[int, float]] = []
+        stopper = xgb.callback.EarlyStopping(
+            rounds=int(self.params["early_stopping_rounds"]),
+            metric_name="mlogloss",
+            data_name="val",
+            save_best=True,
+        )
+        # The reporter goes first: CallbackContainer stops asking callbacks once one says stop.
+        self.booster_: xgb.Booster = xgb.train(
+            params,
+            train,
+            num_boost_round=int(self.params["n_rounds"]),
+            evals=[(val, "val")],
+            callbacks=[_reporter(report, seen), stopper],
+            verbose_eval=False,
+        )
+        rounds, last_acc = seen[-1]
+        self.rounds_trained_ = rounds
+        if rounds % REPORT_EVERY:
+            report(rounds, last_acc)
+
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+        proba = np.asarray(self.booster_.inplace_predict(self._features(X)), dtype=np.float64)
+        out: np.ndarray = proba / proba.sum(axis=1, keepdims=True)
+        return out

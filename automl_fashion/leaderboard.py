@@ -1,0 +1,176 @@
+"""The leaderboard: a study's trials as a pandas frame, scored for accuracy against cost.
+
+Score (higher is better)::
+
+    score = val_accuracy - cost_weight / 100 * log2(1 + fit_seconds / 60)
+
+so ``cost_weight`` is the accuracy, in percentage points, that one doubling of training
+minutes has to buy. The default 0.25 favours accuracy; 1 or more makes cost matter.
+The Pareto front marks the complete trials that no other trial beats on both accuracy and
+fit time.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.trial import TrialState
+
+from automl_fashion.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEFAULT_COST_WEIGHT = 0.25
+SORT_KEYS = {
+    "score": ("score", False),
+    "accuracy": ("val_accuracy", False),
+    "time": ("fit_seconds", True),
+}
+
+
+def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of an accuracy measured on ``n`` images."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def score(accuracy: float, fit_seconds: float, cost_weight: float) -> float:
+    return accuracy - cost_weight / 100 * math.log2(1 + max(fit_seconds, 0.0) / 60)
+
+
+def pareto_front(acc: list[float], cost: list[float]) -> list[bool]:
+    """True where no other point has accuracy >= and cost <= with one strictly better."""
+    flags = []
+    for i, (a, c) in enumerate(zip(acc, cost, strict=True)):
+        dominated = any(
+            (a2 >= a and c2 <= c) and (a2 > a or c2 < c)
+            for j, (a2, c2) in enumerate(zip(acc, cost, strict=True))
+            if j != i
+        )
+        flags.append(not dominated)
+    return flags
+
+
+def _key_params(trial: optuna.trial.FrozenTrial) -> str:
+    fam = trial.params.get("family", "")
+    items = [(k.split(".", 1)[1], v) for k, v in trial.params.items() if k.startswith(f"{fam}.")]
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in items)
+
+
+def trials_frame(study: optuna.Study, *, cost_weight: float = DEFAULT_COST_WEIGHT) -> pd.DataFrame:
+    """One row per finished trial, with score, interval and Pareto flag."""
+    import pandas as pd
+
+    if not cost_weight >= 0:
+        raise ConfigError(f"--cost-weight must be >= 0; got {cost_weight}")
+    rows: list[dict[str, Any]] = []
+    for t in study.get_trials(deepcopy=False):
+        if t.state not in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL):
+            continue
+        ua = t.user_attrs
+        acc = (
+            t.value
+            if t.state == TrialState.COMPLETE
+            else (
+                t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
+            )
+        )
+        n_val = int(ua.get("n_val", 0))
+        lo, hi = wilson_interval(acc, n_val) if acc is not None else (math.nan, math.nan)
+        fit = ua.get("fit_seconds", ua.get("trial_seconds"))
+        rows.append(
+            {
+                "trial": t.number,
+                "family": t.params.get("family"),
+                "state": t.state.name.lower(),
+                "val_accuracy": acc,
+                "ci_low": lo,
+                "ci_high": hi,
+                "fit_seconds": fit,
+                "predict_ms_per_1000": ua.get("predict_ms_per_1000"),
+                "model_bytes": ua.get("model_bytes"),
+                "steps": len(t.intermediate_values),
+                "reason": ua.get("stop_reason") or ua.get("fail_reason") or "",
+                "params": _key_params(t),
+                "finished": t.datetime_complete,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    complete = frame["state"] == "complete"
+    frame["score"] = [
+        score(a, f or 0.0, cost_weight) if ok else math.nan
+        for a, f, ok in zip(frame["val_accuracy"], frame["fit_seconds"], complete, strict=True)
+    ]
+    frame["pareto"] = False
+    if complete.any():
+        sub = frame[complete]
+        frame.loc[complete, "pareto"] = pareto_front(
+            sub["val_accuracy"].astype(float).tolist(), sub["fit_seconds"].astype(float).tolist()
+        )
+    return frame
+
+
+def leaderboard(
+    frame: pd.DataFrame,
+    *,
+    sort: str = "score",
+    top: int | None = None,
+    family: str | None = None,
+    include_unfinished: bool = False,
+) -> pd.DataFrame:
+    """Rank complete trials (and optionally pruned/failed ones below them)."""
+    if sort not in SORT_KEYS:
+        raise ConfigError(f"--sort: {sort!r}; expected one of {list(SORT_KEYS)}")
+    if frame.empty:
+        return frame
+    rows = frame if family is None else frame[frame["family"] == family]
+    if not include_unfinished:
+        rows = rows[rows["state"] == "complete"]
+    column, ascending = SORT_KEYS[sort]
+    done = rows["state"] == "complete"
+    ranked = rows[done].sort_values([column, "trial"], ascending=[ascending, True])
+    ranked = ranked.assign(rank=range(1, len(ranked) + 1))
+    rest = rows[~done].sort_values("trial").assign(rank=None)
+    import pandas as pd
+
+    out = pd.concat([ranked, rest]) if len(rest) else ranked
+    return out.head(top) if top else out
+
+
+def by_family(frame: pd.DataFrame, *, sort: str = "accuracy") -> pd.DataFrame:
+    """The best complete trial of each family, with how many trials each family ran."""
+    import pandas as pd
+
+    if frame.empty:
+        return frame
+    rows = []
+    for fam, group in frame.groupby("family"):
+        done = group[group["state"] == "complete"]
+        if done.empty:
+            best: dict[str, Any] = {"family": fam, "trial": None, "val_accuracy": None}
+        else:
+            best = (
+                done.sort_values(["val_accuracy", "trial"], ascending=[False, True])
+                .iloc[0]
+                .to_dict()
+            )
+        best.update(
+            {
+                "trials": len(group),
+                "complete": int((group["state"] == "complete").sum()),
+                "pruned": int((group["state"] == "pruned").sum()),
+                "failed": int((group["state"] == "fail").sum()),
+            }
+        )
+        rows.append(best)
+    out = pd.DataFrame(rows)
+    column, ascending = SORT_KEYS.get(sort, SORT_KEYS["accuracy"])
+    return out.sort_values(column, ascending=ascending, na_position="last").reset_index(drop=True)

@@ -1,0 +1,71 @@
+"""Train every family's ``init`` configuration on the 50,000 / 10,000 split.
+
+Reports validation accuracy, fit seconds and prediction time per family: the per-family
+comparison in the README. One family at a time (never two trainings at once).
+
+    python benchmarks/families.py [--threads 2] [--families cnn,svm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from automl_fashion import families
+from automl_fashion.data import load_split
+from automl_fashion.search_space import load_space
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--families", default=",".join(families.names()))
+    args = parser.parse_args()
+    split = load_split()
+    rows = []
+    for name in args.families.split(","):
+        model = families.create(name, threads=args.threads)
+        model.fit(
+            split, lambda step, acc, n=name: print(f"  {n} rung {step}: {acc:.4f}", flush=True)
+        )
+        t0 = time.perf_counter()
+        proba = model.predict_proba(split.X_val)
+        predict_s = time.perf_counter() - t0
+        row = {
+            "family": name,
+            "val_accuracy": float(np.mean(proba.argmax(1) == split.y_val)),
+            "fit_seconds": round(model.fit_seconds_, 1),
+            "predict_ms_per_1000": round(predict_s / len(split.y_val) * 1e6, 2),
+            "init": load_space(name).init,
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    meta = {
+        "threads": args.threads,
+        "machine": platform.processor() or platform.machine(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    (RESULTS / "families.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    lines = [
+        "| family | val accuracy | fit seconds | predict ms / 1,000 images |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['family']} | {r['val_accuracy']:.2%} | {r['fit_seconds']:.0f} | "
+        f"{r['predict_ms_per_1000']:.1f} |"
+        for r in rows
+    ]
+    (RESULTS / "families.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Family-specific behaviour of the classical families (linear, svm, boosting) on tiny data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from automl_fashion import families
+from automl_fashion.data import Split
+from automl_fashion.errors import ConfigError
+from automl_fashion.families import TrainingDiverged
+from automl_fashion.search_space import load_space
+
+
+class Stop(Exception):
+    """Stands in for optuna.TrialPruned / a budget stop raised by the report callback."""
+
+
+def params(name: str, **overrides: object) -> dict:
+    return load_space(name).validate({**load_space(name).init, **overrides})
+
+
+# -- linear -----------------------------------------------------------------------------
+def test_linear_reports_every_epoch_and_proba_agrees_with_decision(tiny_split: Split) -> None:
+    model = families.create("linear", params("linear", epochs=4), threads=1)
+    model.fit(tiny_split)
+    assert [s for s, _ in model.history_] == [1, 2, 3, 4]
+    proba = model.predict_proba(tiny_split.X_val)
+    decision = model.model_.decision_function(model._features(tiny_split.X_val))
+    # confident classes must not tie at probability 1.0 (float32 expit saturation)
+    np.testing.assert_array_equal(proba.argmax(1), decision.argmax(1))
+    assert model.history_[-1][1] == pytest.approx(np.mean(proba.argmax(1) == tiny_split.y_val))
+
+
+def test_linear_absurd_learning_rate_raises_training_diverged(tiny_split: Split) -> None:
+    p = params("linear", features="pixels", learning_rate="constant", eta0=0.1, epochs=3)
+    p.update(eta0=1e300, alpha=1.0)  # outside the search space: construct directly
+    model = families.get("linear")(p, threads=1)
+    with pytest.raises(TrainingDiverged, match="linear"):
+        model.fit(tiny_split)
+
+
+def test_linear_report_exception_propagates(tiny_split: Split) -> None:
+    def report(step: int, acc: float) -> None:
+        if step == 2:
+            raise Stop
+
+    model = families.create("linear", params("linear", features="pixels", epochs=5), threads=1)
+    with pytest.raises(Stop):
+        model.fit(tiny_split, report)
+    assert [s for s, _ in model.history_] == [1, 2]
+
+
+# -- svm --------------------------------------------------------------------------------
+def test_svm_rung_sizes_double_and_are_capped_by_the_data() -> None:
+    from automl_fashion.families.svm import rung_sizes
+
+    assert rung_sizes(50_000, 50_000) == [6250, 12500, 25000, 50000]
+    assert rung_sizes(60_000, 50_000) == [6250, 12500, 25000, 50000]
+    assert rung_sizes(20_000, 50_000) == [2500, 5000, 10000, 20000]
+    assert rung_sizes(5000, 3000) == [750, 1500, 3000]
+    assert rung_sizes(5000, 600) == [600]
+
+
+def test_svm_balanced_order_keeps_class_proportions_in_every_prefix() -> None:
+    from automl_fashion.families.svm import balanced_order
+
+    y = np.repeat(np.arange(10), 100)
+    order = balanced_order(y, np.random.default_rng(0))
+    assert sorted(order) == list(range(1000))
+    for n in (50, 250, 500):
+        counts = np.bincount(y[order[:n]], minlength=10)
+        assert counts.max() - counts.min() <= 1
+
+
+def test_svm_rungs_are_increasing_train_sizes(tiny_split: Split) -> None:
+    p = params("svm", features="pixels", pca_components=32, train_size=5000)
+    model = families.create("svm", p, threads=1).fit(tiny_split)
+    assert [s for s, _ in model.history_] == [750, 1500, 3000]
+    assert model.model_.shape_fit_[0] == 3000
+    proba = model.predict_proba(tiny_split.X_val)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    assert model.history_[-1][1] == pytest.approx(np.mean(proba.argmax(1) == tiny_split.y_val))
+
+
+def test_svm_report_exception_stops_before_larger_rungs(tiny_split: Split) -> None:
+    def report(step: int, acc: float) -> None:
+        raise Stop
+
+    p = params("svm", features="pixels", pca_components=32, train_size=5000)
+    model = families.create("svm", p, threads=1)
+    with pytest.raises(Stop):
+        model.fit(tiny_split, report)
+    assert model.model_.shape_fit_[0] == 750
+
+
+# -- boosting ---------------------------------------------------------------------------
+def quick_boosting(**overrides: object) -> dict:
+    base = dict(features="hog", hog_cell=7, max_bin=16, max_depth=3, eta=0.5)
+    return params("boosting", **{**base, **overrides})
+
+
+def test_boosting_early_stopping_ends_before_n_rounds(tiny_split: Split) -> None:
+    p = quick_boosting(n_rounds=300, early_stopping_rounds=5)
+    model = families.create("boosting", p, threads=1).fit(tiny_split)
+    assert model.rounds_trained_ < 300
+    steps = [s for s, _ in model.history_]
+    assert steps[-1] == model.rounds_trained_
+    assert all(s % 10 == 0 for s in steps[:-1])
+    # the booster is cut back to its best round
+    assert model.booster_.num_boosted_rounds() <= model.rounds_trained_ - 5 + 1
+    proba = model.predict_proba(tiny_split.X_val)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
+
+
+def test_boosting_report_exception_propagates_out_of_xgboost(tiny_split: Split) -> None:
+    def report(step: int, acc: float) -> None:
+        if step == 20:
+            raise Stop
+
+    model = families.create("boosting", quick_boosting(n_rounds=100), threads=1)
+    with pytest.raises(Stop):
+        model.fit(tiny_split, report)
+    assert [s for s, _ in model.history_] == [10, 20]
+
+
+# -- search spaces ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("linear", {"alpha": 1.0}),
+        ("svm", {"C": 0.0}),
+        ("boosting", {"max_bin": 100}),
+    ],
+)
+def test_out_of_range_params_are_rejected_by_the_space(name: str, bad: dict) -> None:
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        families.create(name, {**load_space(name).init, **bad})
+
+
+@pytest.mark.parametrize("name", ["linear", "svm", "boosting"])
+def test_hog_cell_exists_only_with_hog_features(name: str) -> None:
+    space = load_space(name)
+    init = {k: v for k, v in space.init.items() if k != "hog_cell"}
+    assert "hog_cell" not in space.validate({**init, "features": "pixels"})
+    with pytest.raises(ConfigError, match="hog_cell"):
+        space.validate({**init, "features": "hog"})
