@@ -6,6 +6,7 @@ Each sub-command is one function ``cmd_<name>(args) -> int``; the work lives in 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -252,10 +253,73 @@ def _human_bytes(value: object) -> str:
     return str(value)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write PNG figures and a self-contained HTML page about a study into --out.
+
+    Example: automl-fashion report --study fashion --out report/ && xdg-open report/index.html
+    """
+    from automl_fashion.report import write_report
+    from automl_fashion.storage import load_existing_study
+
+    study = load_existing_study(args.study, args.storage, args.studies_dir)
+    files = write_report(study, args.out, cost_weight=args.cost_weight)
+    console = _console(args)
+    for path in files:
+        console.print(f"wrote {path}")
+    return 0
+
+
 def _add_study_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--study", default="fashion", help="study name (default: fashion)")
-    p.add_argument("--storage", help="Optuna storage URL (default: studies/<study>.journal)")
+    p.add_argument(
+        "--storage",
+        default=os.environ.get("AUTOML_FASHION_STORAGE"),
+        help="Optuna storage URL (default: $AUTOML_FASHION_STORAGE, else studies/<study>.journal)",
+    )
     p.add_argument("--studies-dir", help="folder of default storages (default: ./studies)")
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Add this machine's workers to a running study (e.g. on PostgreSQL).
+
+    Without --budget the workers stop at the deadline of the search that started the study;
+    they search the same families unless --families says otherwise.
+
+    Example:
+      automl-fashion worker --storage postgresql://user@db-host/automl --study big
+    """
+    from automl_fashion.budget import parse_budget
+    from automl_fashion.orchestrator import SearchConfig, join_config, search
+    from automl_fashion.progress import RichProgress
+
+    config = SearchConfig(
+        budget=1.0,
+        study=args.study,
+        families=_family_list(args.families),
+        jobs=args.jobs,
+        threads=args.threads,
+        storage=args.storage,
+        studies_dir=args.studies_dir,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        device=args.device,
+        train_per_class=args.train_per_class,
+    )
+    config = join_config(config, parse_budget(args.budget) if args.budget else None).validated()
+    console = _console(args)
+    if args.quiet:
+        result = search(config)
+    else:
+        with RichProgress(console) as progress:
+            result = search(config, progress)
+    c = result.counts
+    console.print(
+        f"Study [bold]{result.study_name}[/] ({result.storage}): now {c['complete']} complete, "
+        f"{c['pruned']} pruned, {c['fail']} failed."
+    )
+    if args.quiet:
+        print(f"study={result.study_name} complete={c['complete']} elapsed={result.elapsed:.1f}")
+    return 0
 
 
 def _family_list(text: str | None) -> list[str]:
@@ -315,7 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     srch.add_argument("--jobs", type=int, help="parallel worker processes (default: one per core)")
     srch.add_argument("--threads", type=int, help="threads per worker (default: cores / jobs)")
-    srch.add_argument("--storage", help="Optuna storage URL (default: studies/<study>.journal)")
+    srch.add_argument(
+        "--storage",
+        default=os.environ.get("AUTOML_FASHION_STORAGE"),
+        help="Optuna storage URL (default: $AUTOML_FASHION_STORAGE, else studies/<study>.journal)",
+    )
     srch.add_argument(
         "--studies-dir",
         help="folder for default storages (default: ./studies or $AUTOML_FASHION_STUDIES)",
@@ -348,6 +416,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_options(srch)
     srch.set_defaults(handler=cmd_search)
+
+    wrk = sub.add_parser(
+        "worker",
+        help="add this machine's workers to a running study",
+        description=cmd_worker.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_study_options(wrk)
+    wrk.add_argument("--budget", help="how long to work (default: until the search's deadline)")
+    wrk.add_argument("--families", help="families to search (default: the search's families)")
+    wrk.add_argument("--jobs", type=int, help="parallel worker processes (default: one per core)")
+    wrk.add_argument("--threads", type=int, help="threads per worker (default: cores / jobs)")
+    wrk.add_argument("--seed", type=int, default=0, help="seed (default 0; use distinct seeds)")
+    wrk.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, mps")
+    wrk.add_argument("--train-per-class", type=int, help="train on this many images per class")
+    wrk.add_argument("--quiet", action="store_true", help="no live display")
+    _add_data_options(wrk)
+    wrk.set_defaults(handler=cmd_worker)
 
     board = sub.add_parser(
         "leaderboard",
@@ -386,6 +472,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="also list pruned and failed trials, with their reason"
     )
     board.set_defaults(handler=cmd_leaderboard)
+
+    rep = sub.add_parser(
+        "report",
+        help="write PNG figures and an HTML page about a study",
+        description=cmd_report.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_study_options(rep)
+    rep.add_argument("--out", required=True, help="folder to write the figures and index.html into")
+    rep.add_argument("--cost-weight", type=float, default=0.25, help="as for leaderboard")
+    rep.set_defaults(handler=cmd_report)
     return parser
 
 

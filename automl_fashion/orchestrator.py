@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import optuna
+from optuna.storages._heartbeat import get_heartbeat_thread
 from optuna.trial import TrialState
 
 from automl_fashion import families as family_registry
@@ -69,6 +70,8 @@ class SearchConfig:
     device: str = "auto"
     #: Train on this many images per class (smoke tests); None = the full split.
     train_per_class: int | None = None
+    #: Join an existing study as extra workers (``automl-fashion worker``).
+    join: bool = False
 
     def validated(self) -> SearchConfig:
         family_registry.check_names(self.families)
@@ -215,14 +218,43 @@ def _worker(
 
     counts = {"complete": 0, "pruned": 0, "fail": 0}
     while deadline.remaining() > 1.0 and should_stop() is None:
+        recover_stale_trials(study)  # a worker elsewhere may have died meanwhile
         trial = study.ask()
         study._storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, worker_identity())
         current["trial"] = trial
-        state = run_trial(study, trial, data, settings, should_stop)
+        # RDB storages: a heartbeat thread proves this trial's worker is alive
+        with get_heartbeat_thread(trial._trial_id, study._storage):
+            state = run_trial(study, trial, data, settings, should_stop)
         current["trial"] = None
         key = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(state, "fail")
         counts[key] += 1
     return counts
+
+
+def join_config(config: SearchConfig, budget: float | None) -> SearchConfig:
+    """A worker's configuration for an existing study: its families, its remaining budget.
+
+    ``automl-fashion worker`` adds a machine's workers to a study that a ``search`` started
+    (possibly on another machine): without ``--budget`` they stop at that search's deadline.
+    """
+    from automl_fashion.storage import load_existing_study
+
+    study = load_existing_study(config.study, config.storage, config.studies_dir)
+    attrs = study.user_attrs
+    if budget is None:
+        if "deadline" not in attrs:
+            raise ConfigError(
+                f"study {config.study!r} records no deadline (not started by search): give --budget"
+            )
+        budget = float(attrs["deadline"]) - time.time()
+        if budget <= 1:
+            raise ConfigError(f"study {config.study!r}: its search's budget is already spent")
+    families = config.families if config.families != family_registry.names() else None
+    config.families = families or list(attrs.get("families", family_registry.names()))
+    config.budget = budget
+    config.warm_start = False
+    config.join = True
+    return config
 
 
 def search(config: SearchConfig, progress: SearchProgress | None = None) -> SearchResult:
@@ -237,6 +269,9 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(config)
+    if not config.join:
+        study.set_user_attr("deadline", t_start + config.budget)
+        study.set_user_attr("families", list(config.families))
     recovered = recover_stale_trials(study)
     _requeue_interrupted(study)
     if config.warm_start:

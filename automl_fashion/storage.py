@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
+from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 from optuna.storages.journal._file import BaseJournalFileLock
 from optuna.trial import TrialState
@@ -27,7 +27,7 @@ from optuna.trial import TrialState
 from automl_fashion.errors import ConfigError
 
 STUDIES_ENV = "AUTOML_FASHION_STUDIES"
-HEARTBEAT_SECONDS = 30
+HEARTBEAT_SECONDS = int(os.environ.get("AUTOML_FASHION_HEARTBEAT", "30"))
 
 
 def studies_dir(directory: str | os.PathLike[str] | None = None) -> Path:
@@ -59,16 +59,21 @@ def open_storage(
             "postgresql://user@host/db, sqlite:///file.db or a path ending in .journal"
         )
     try:
-        return RDBStorage(
-            url,
-            heartbeat_interval=HEARTBEAT_SECONDS,
-            grace_period=4 * HEARTBEAT_SECONDS,
-            failed_trial_callback=RetryFailedTrialCallback(max_retry=1),
-            engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=4 * HEARTBEAT_SECONDS,
+                # a dead worker's trial is failed, then queued once more
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+                engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None,
+            )
     except Exception as exc:  # SQLAlchemy raises many kinds; show one clean line
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"--storage {mask_url(url)}: cannot open ({message})") from None
+        raise ConfigError(
+            f"--storage {mask_url(url)}: cannot open ({_scrub(message, url)})"
+        ) from None
 
 
 class OwnedFileLock(BaseJournalFileLock):
@@ -146,6 +151,14 @@ def _mtime(path: str) -> float:
         return os.stat(path).st_mtime
     except OSError:
         return time.time()
+
+
+def _scrub(message: str, url: str) -> str:
+    """Remove the URL's password from a driver's message, wherever it appears."""
+    match = re.search(r"://[^:/@]+:([^@]*)@", url)
+    if match and match.group(1):
+        message = message.replace(match.group(1), "***")
+    return message.replace(url, mask_url(url))
 
 
 def study_names(storage: optuna.storages.BaseStorage) -> list[str]:

@@ -152,3 +152,36 @@ for _ in range(200):
     final = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--format", "csv")
     assert len(pd.read_csv(io.StringIO(final.stdout))) == len(TRIALS) + 200
     assert seen == sorted(seen)
+
+
+def test_report_writes_valid_pngs_and_a_page_that_shows_them(tmp_path: Path) -> None:
+    import base64
+    import re
+
+    import matplotlib.image
+
+    make_study(tmp_path)
+    out = run_cli(tmp_path, "report", "--study", "synthetic", "--out", str(tmp_path / "rep"))
+    assert out.returncode == 0, out.stderr
+    pngs = sorted((tmp_path / "rep").glob("*.png"))
+    assert [p.name for p in pngs] == [
+        "accuracy_vs_time.png",
+        "best_over_time.png",
+        "family_best.png",
+        "pruning.png",
+    ]
+    for png in pngs:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert matplotlib.image.imread(png).shape[0] > 100
+    page = (tmp_path / "rep" / "index.html").read_text()
+    embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(embedded) == 4
+    assert {base64.b64decode(e) for e in embedded} == {p.read_bytes() for p in pngs}
+    assert "<table" in page and "cnn" in page
+
+
+def test_report_on_a_study_without_complete_trials_is_an_error(tmp_path: Path) -> None:
+    storage = open_storage(None, "none", tmp_path)
+    optuna.create_study(study_name="none", storage=storage)
+    out = run_cli(tmp_path, "report", "--study", "none", "--out", str(tmp_path / "rep"))
+    assert out.returncode == 2 and "no complete trial" in out.stderr

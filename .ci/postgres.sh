@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Start a throwaway PostgreSQL server for the distributed tests, listening on 127.0.0.1
+# only, and print the storage URL to use. Debian's package; the cluster lives in a temp dir.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+    apt-get install -y -qq postgresql >/dev/null
+fi
+bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -1)")
+data=$(mktemp -d /tmp/automl-pg.XXXXXX)
+chown postgres "$data"
+port=${PGPORT_TEST:-55432}
+password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+echo "$password" > "$data.pw" && chown postgres "$data.pw"
+su postgres -c "$bin/initdb -D $data/db -A scram-sha-256 -U postgres --pwfile=$data.pw" >/dev/null
+su postgres -c "$bin/pg_ctl -D $data/db -l $data/log -w -o '-c listen_addresses=127.0.0.1 -p $port -k $data' start" >/dev/null
+PGPASSWORD=$password "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE automl" >/dev/null
+echo "postgresql://postgres:$password@127.0.0.1:$port/automl"

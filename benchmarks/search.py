@@ -1,0 +1,111 @@
+"""Benchmark `automl-fashion search` at a given budget, then test the best model once.
+
+    python benchmarks/search.py --budget 10m
+
+Runs the real CLI in a subprocess (default settings, a fresh study), measures its wall
+clock against the budget and the CPU time of the whole process tree, then refits the best
+trial's configuration on the same 50,000 training images and measures it on the 10,000
+test images (selection never saw them). Writes benchmarks/results/search-<budget>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from automl_fashion import families
+from automl_fashion.budget import parse_budget
+from automl_fashion.data import load_split, load_test
+from automl_fashion.storage import open_storage
+from automl_fashion.threads import available_cores
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--budget", default="10m")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--extra", default="", help="extra flags for search")
+    args = parser.parse_args()
+    budget = parse_budget(args.budget)
+    studies = Path(tempfile.mkdtemp(prefix="bench-"))
+    env = {**os.environ, "AUTOML_FASHION_STUDIES": str(studies)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "automl_fashion",
+        "search",
+        "--budget",
+        args.budget,
+        "--study",
+        "bench",
+        "--quiet",
+        "--seed",
+        str(args.seed),
+        *args.extra.split(),
+    ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    elapsed = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(out.stdout, out.stderr, sep="\n")
+
+    study = optuna.load_study(study_name="bench", storage=open_storage(None, "bench", studies))
+    trials = study.get_trials()
+    cores = available_cores()
+    in_trials = sum(t.user_attrs.get("trial_seconds", 0.0) for t in trials)
+    per_family = {
+        fam: dict(Counter(t.state.name.lower() for t in trials if t.params.get("family") == fam))
+        for fam in sorted({str(t.params.get("family")) for t in trials})
+    }
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    best = max(complete, key=lambda t: t.value or 0.0)
+    fam = str(best.params["family"])
+    params = {k.split(".", 1)[1]: v for k, v in best.params.items() if k.startswith(fam + ".")}
+    space_fixed = families.create(fam).params  # fills 'fixed' parameters of the space
+    params = {**{k: v for k, v in space_fixed.items() if k not in params}, **params}
+    t0 = time.monotonic()
+    model = families.get(fam)(params, seed=args.seed + best.number, threads=cores)
+    model.fit(load_split(seed=args.seed))
+    refit_s = time.monotonic() - t0
+    X_test, y_test = load_test()
+    test_acc = float(np.mean(model.predict(X_test) == y_test))
+    result = {
+        "budget_s": budget,
+        "elapsed_s": round(elapsed, 1),
+        "overrun_s": round(elapsed - budget, 1),
+        "cpu_utilisation": round(cpu / (elapsed * cores), 3),
+        "share_of_core_time_in_trials": round(in_trials / (elapsed * cores), 3),
+        "trials": len(trials),
+        "per_family": per_family,
+        "pruned_share": round(sum(t.state == TrialState.PRUNED for t in trials) / len(trials), 3),
+        "best_trial": best.number,
+        "best_family": fam,
+        "best_val_accuracy": best.value,
+        "best_params": params,
+        "test_accuracy_of_refit": test_acc,
+        "refit_seconds": round(refit_s, 1),
+        "command": " ".join(cmd[1:]),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"search-{args.budget}.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
