@@ -4,7 +4,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
-    apt-get install -y -qq postgresql >/dev/null
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
 fi
 bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -1)")
 data=$(mktemp -d /tmp/automl-pg.XXXXXX)
