@@ -9,7 +9,8 @@ fi
 bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -1)")
 data=$(mktemp -d /tmp/automl-pg.XXXXXX)
 chown postgres "$data"
-port=${PGPORT_TEST:-55432}
+# a free port on the loopback interface
+port=${PGPORT_TEST:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$password" > "$data.pw" && chown postgres "$data.pw"
 su postgres -c "$bin/initdb -D $data/db -A scram-sha-256 -U postgres --pwfile=$data.pw" >/dev/null
