@@ -175,6 +175,8 @@ def _worker(
     from automl_fashion.data import load_split, subsample
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # we run the heartbeat thread ourselves around ask/tell (see below)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
     interrupted = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: interrupted.set())
     study = open_study(config, worker=index)

@@ -48,9 +48,12 @@ def load(study: str) -> optuna.Study:
     return optuna.load_study(study_name=study, storage=str(PG))
 
 
-def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(predicate, proc: subprocess.Popen[str] | None = None, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
     end = time.monotonic() + timeout
     while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"search ended early ({proc.returncode}): {out} {err}")
         try:
             if predicate():
                 return
@@ -70,7 +73,7 @@ def test_search_and_worker_share_one_study(env: dict[str, str]) -> None:  # noqa
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(lambda: "deadline" in load(study).user_attrs)
+    wait_for(lambda: "deadline" in load(study).user_attrs, search)
     worker = subprocess.run(
         cmd("worker", study, "--jobs", "1", "--seed", "1"), env=env, capture_output=True, text=True
     )

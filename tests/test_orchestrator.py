@@ -135,7 +135,7 @@ def test_parallel_workers_share_the_journal_without_errors(env: dict[str, str]) 
     assert any(t.state == TrialState.COMPLETE for t in trials)
 
 
-def _wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(predicate, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():
@@ -162,7 +162,7 @@ def test_resume_after_sigkill_loses_no_complete_trial(env: dict[str, str]) -> No
                 return False
             done = sum(t.state == TrialState.COMPLETE for t in trials)
             running = sum(t.state == TrialState.RUNNING for t in trials)
-            return done >= 3 and running >= 1
+            return done >= 2 and running >= 1
 
         _wait_for(progressed)
     finally:
@@ -213,7 +213,8 @@ def test_ctrl_c_stops_cleanly_and_resume_retries(env: dict[str, str]) -> None:
     trials = load(env).get_trials()
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     interrupted = [t for t in trials if "interrupted" in t.user_attrs.get("fail_reason", "")]
-    assert len(interrupted) == 2
+    # both workers were inside a 10-second trial; each records it as interrupted
+    assert len(interrupted) == 2, [(t.state, t.user_attrs) for t in trials]
     subprocess.run(search_cmd("4s", "--jobs", "1"), env=env, capture_output=True, text=True)
     retried = {t.user_attrs.get("retry_of") for t in load(env).get_trials()}
     assert {t.number for t in interrupted} <= retried
