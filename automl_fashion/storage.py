@@ -59,16 +59,7 @@ def open_storage(
             "postgresql://user@host/db, sqlite:///file.db or a path ending in .journal"
         )
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(
-                url,
-                heartbeat_interval=HEARTBEAT_SECONDS,
-                grace_period=4 * HEARTBEAT_SECONDS,
-                # a dead worker's trial is failed, then queued once more
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-                engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None,
-            )
+        return _rdb_storage(url)
     except Exception as exc:  # SQLAlchemy raises many kinds; show one clean line
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(
@@ -151,6 +142,30 @@ def _mtime(path: str) -> float:
         return os.stat(path).st_mtime
     except OSError:
         return time.time()
+
+
+def _rdb_storage(url: str, attempts: int = 3) -> RDBStorage:
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    heartbeat_interval=HEARTBEAT_SECONDS,
+                    grace_period=4 * HEARTBEAT_SECONDS,
+                    # a dead worker's trial is failed, then queued once more
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+                    engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None,
+                )
+        except (IntegrityError, ProgrammingError):
+            # two machines creating Optuna's tables in a new database at the same moment:
+            # one wins, the other finds the tables on its next try
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _scrub(message: str, url: str) -> str:

@@ -145,7 +145,7 @@ def _wait_for(predicate, timeout: float = 120.0) -> None:  # type: ignore[no-unt
 
 
 def test_resume_after_sigkill_loses_no_complete_trial(env: dict[str, str]) -> None:
-    set_sleepy(env, rung_seconds=0.5, epochs=4)
+    set_sleepy(env, rung_seconds=0.5, epochs=4, diverge=False)
     proc = subprocess.Popen(
         search_cmd("5m", "--jobs", "2"),
         env=env,
@@ -191,7 +191,7 @@ def test_resume_after_sigkill_loses_no_complete_trial(env: dict[str, str]) -> No
 
 
 def test_ctrl_c_stops_cleanly_and_resume_retries(env: dict[str, str]) -> None:
-    set_sleepy(env, rung_seconds=0.5, epochs=20)
+    set_sleepy(env, rung_seconds=0.5, epochs=20, diverge=False)
     proc = subprocess.Popen(
         search_cmd("5m", "--jobs", "2"),
         env=env,
