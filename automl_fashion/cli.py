@@ -6,6 +6,7 @@ Each sub-command is one function ``cmd_<name>(args) -> int``; the work lives in 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -82,6 +83,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         device=args.device,
         train_per_class=args.train_per_class,
+        export_dir=None if args.no_export else (args.export or _default_export(args)),
     ).validated()
     console = _console(args)
     if args.quiet:
@@ -103,11 +105,28 @@ def cmd_search(args: argparse.Namespace) -> int:
         f"Best: trial {result.best_number} ({result.best_family}), "
         f"validation accuracy {result.best_value:.2%}"
     )
+    if result.exported is not None:
+        ex = result.exported
+        console.print(
+            f"Exported it to {ex.directory}: test accuracy {ex.test_accuracy:.2%} "
+            f"(measured once, now). Use: automl-fashion predict {ex.directory} IMAGE"
+        )
+    elif not args.no_export:
+        console.print(
+            "Its model was not saved on this machine; export it with: "
+            f"automl-fashion export --study {result.study_name} --out DIR"
+        )
     if args.quiet:
         print(
             f"best_trial={result.best_number} family={result.best_family} "
             f"val_accuracy={result.best_value:.4f} elapsed={result.elapsed:.1f}"
             + (f" recovered={','.join(map(str, result.recovered))}" if result.recovered else "")
+            + (
+                f" test_accuracy={result.exported.test_accuracy:.4f}"
+                f" model={result.exported.directory}"
+                if result.exported is not None
+                else ""
+            )
         )
     return 0
 
@@ -269,6 +288,92 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a trial (default: the best by validation accuracy) as a model folder.
+
+    Retrains the trial's configuration (on all 60,000 training images with --refit), writes
+    model.onnx (raw pixels in, probabilities out), code-free native weights, a model card
+    and a confusion matrix, and measures test accuracy once.
+
+    Examples:
+      automl-fashion export --out model/
+      automl-fashion export --study big --trial 17 --refit --out model17/
+    """
+    from automl_fashion.export import export_trial
+    from automl_fashion.storage import load_existing_study
+
+    study = load_existing_study(args.study, args.storage, args.studies_dir)
+    console = _console(args)
+    with console.status("Training the chosen configuration and exporting it..."):
+        result = export_trial(
+            study,
+            args.out,
+            trial=args.trial,
+            criterion=args.criterion,
+            refit=args.refit,
+            threads=args.threads,
+            data_dir=args.data_dir,
+            studies_dir=args.studies_dir,
+        )
+    lo, hi = result.test_interval
+    console.print(
+        f"Exported trial {result.trial} ({result.family}) to {result.directory}: test accuracy "
+        f"{result.test_accuracy:.2%} (95% CI {lo:.2%}-{hi:.2%}), ONNX/native agreement "
+        f"{result.parity:.2%}, fit {result.fit_seconds:.0f} s, export {result.export_seconds:.1f} s"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Recompute an exported model's test accuracy from its model.onnx.
+
+    Example: automl-fashion evaluate model/
+    """
+    from automl_fashion.evaluate import evaluate
+
+    result = evaluate(args.model, data_dir=args.data_dir)
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+        return 0
+    lo, hi = result["test_accuracy_95ci"]
+    _console(args).print(
+        f"{result['family']}: test accuracy {result['test_accuracy']:.2%} "
+        f"(95% CI {lo:.2%}-{hi:.2%}) on {result['images']} images"
+    )
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Classify pictures (PNG, JPEG, any size or colour) with an exported model.
+
+    Pictures are made Fashion-MNIST-like: grayscale, inverted when the background is light
+    (a product photo on white), cropped to the object and scaled to 28 x 28.
+
+    Example: automl-fashion predict model/ shirt.png boot.jpg --format json
+    """
+    from automl_fashion.model import load_model, read_image
+
+    model = load_model(args.model)
+    rows = []
+    for path in args.images:
+        proba = model.predict_proba(read_image(path)[None])[0]
+        best = int(proba.argmax())
+        rows.append(
+            {
+                "image": path,
+                "class": model.classes[best],
+                "index": best,
+                "probability": round(float(proba[best]), 4),
+            }
+        )
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['image']}: {row['class']} ({row['probability']:.1%})")
+    return 0
+
+
 def _add_study_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--study", default="fashion", help="study name (default: fashion)")
     p.add_argument(
@@ -320,6 +425,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.quiet:
         print(f"study={result.study_name} complete={c['complete']} elapsed={result.elapsed:.1f}")
     return 0
+
+
+def _default_export(args: argparse.Namespace) -> str:
+    from automl_fashion.storage import studies_dir
+
+    return str(studies_dir(args.studies_dir) / f"{args.study}.model")
 
 
 def _family_list(text: str | None) -> list[str]:
@@ -414,6 +525,12 @@ def build_parser() -> argparse.ArgumentParser:
     srch.add_argument(
         "--quiet", action="store_true", help="no live display; one summary line for scripts"
     )
+    srch.add_argument(
+        "--export",
+        metavar="DIR",
+        help="where to export the best model at the end (default: studies/<study>.model)",
+    )
+    srch.add_argument("--no-export", action="store_true", help="do not export at the end")
     _add_data_options(srch)
     srch.set_defaults(handler=cmd_search)
 
@@ -483,6 +600,47 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", required=True, help="folder to write the figures and index.html into")
     rep.add_argument("--cost-weight", type=float, default=0.25, help="as for leaderboard")
     rep.set_defaults(handler=cmd_report)
+    exp = sub.add_parser(
+        "export",
+        help="export a trial as ONNX + safe weights + model card, tested once",
+        description=cmd_export.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_study_options(exp)
+    exp.add_argument("--out", required=True, help="folder to write the model into")
+    exp.add_argument("--trial", type=int, help="trial number (default: the best)")
+    exp.add_argument(
+        "--criterion",
+        default="accuracy",
+        choices=["accuracy", "score"],
+        help="how to pick the best trial (default: validation accuracy)",
+    )
+    exp.add_argument("--refit", action="store_true", help="retrain on all 60,000 training images")
+    exp.add_argument("--threads", type=int, help="threads for training (default: all cores)")
+    _add_data_options(exp)
+    exp.set_defaults(handler=cmd_export)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="recompute an exported model's test accuracy",
+        description=cmd_evaluate.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ev.add_argument("model", help="exported model folder")
+    ev.add_argument("--format", default="text", choices=["text", "json"])
+    _add_data_options(ev)
+    ev.set_defaults(handler=cmd_evaluate)
+
+    pr = sub.add_parser(
+        "predict",
+        help="classify PNG/JPEG pictures with an exported model",
+        description=cmd_predict.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pr.add_argument("model", help="exported model folder")
+    pr.add_argument("images", nargs="+", help="picture files")
+    pr.add_argument("--format", default="text", choices=["text", "json"])
+    pr.set_defaults(handler=cmd_predict)
     return parser
 
 

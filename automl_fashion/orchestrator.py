@@ -24,6 +24,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.storages._heartbeat import get_heartbeat_thread
@@ -35,6 +36,7 @@ from automl_fashion.errors import ConfigError
 from automl_fashion.pruning import make_pruner
 from automl_fashion.search_space import load_space
 from automl_fashion.storage import (
+    artifacts_dir,
     mask_url,
     open_storage,
     recover_stale_trials,
@@ -72,6 +74,8 @@ class SearchConfig:
     train_per_class: int | None = None
     #: Join an existing study as extra workers (``automl-fashion worker``).
     join: bool = False
+    #: Export the best model here when the search ends (None: do not export).
+    export_dir: str | None = None
 
     def validated(self) -> SearchConfig:
         family_registry.check_names(self.families)
@@ -110,6 +114,7 @@ class SearchResult:
     best_family: str | None
     best_number: int | None
     recovered: list[int]
+    exported: Any = None  # ExportResult of the best model, when exported
 
 
 def allowed_overrun(budget: float) -> float:
@@ -189,7 +194,12 @@ def _worker(
             seed=config.seed,
         )
     settings = TrialSettings(
-        config.families, threads, config.seed, config.device, config.spaces_dir
+        config.families,
+        threads,
+        config.seed,
+        config.device,
+        config.spaces_dir,
+        artifacts=str(artifacts_dir(config.study, config.studies_dir)),
     )
     deadline = Deadline(at=soft)
     current: dict[str, optuna.Trial | None] = {"trial": None}
@@ -266,7 +276,11 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     t_start = time.time()
     config = config.validated()
     jobs, threads = config.workers()
-    soft = t_start + config.budget - min(5.0, 0.05 * config.budget)
+    # keep a little time at the end: shutting workers down, and exporting the saved best model
+    reserve = min(5.0, 0.05 * config.budget) + (
+        min(20.0, 0.05 * config.budget) if config.export_dir else 0.0
+    )
+    soft = t_start + config.budget - reserve
     hard = t_start + config.budget + 0.5 * allowed_overrun(config.budget)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -274,6 +288,7 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     if not config.join:
         study.set_user_attr("deadline", t_start + config.budget)
         study.set_user_attr("families", list(config.families))
+        study.set_user_attr("seed", config.seed)
     recovered = recover_stale_trials(study)
     _requeue_interrupted(study)
     if config.warm_start:
@@ -336,6 +351,9 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     best = max(complete, key=lambda t: t.value or 0.0, default=None)
     if progress is not None:
         progress.update(study, t_start, config.budget, jobs, threads)
+    exported = None
+    if best is not None and config.export_dir is not None:
+        exported = _export_best(study, best.number, config)
     return SearchResult(
         study_name=config.study,
         storage=mask_url(config.storage)
@@ -347,6 +365,26 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
         best_family=best.params.get("family") if best else None,
         best_number=best.number if best else None,
         recovered=recovered,
+        exported=exported,
+    )
+
+
+def _export_best(study: optuna.Study, number: int, config: SearchConfig) -> Any:
+    """Export the best trial from its saved artifact (no retraining); None if it has none."""
+    from automl_fashion.artifacts import load_meta
+    from automl_fashion.export import export_trial
+
+    if load_meta(artifacts_dir(config.study, config.studies_dir), number) is None:
+        return None  # trained on another machine, or its artifact failed: export refits later
+    assert config.export_dir is not None
+    return export_trial(
+        study,
+        config.export_dir,
+        trial=number,
+        selected_by="best complete trial by validation accuracy (end of search)",
+        data_dir=config.data_dir,
+        spaces_dir=config.spaces_dir,
+        studies_dir=config.studies_dir,
     )
 
 

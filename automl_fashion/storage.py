@@ -37,6 +37,11 @@ def studies_dir(directory: str | os.PathLike[str] | None = None) -> Path:
     return Path(os.environ.get(STUDIES_ENV, "studies"))
 
 
+def artifacts_dir(study: str, directory: str | os.PathLike[str] | None = None) -> Path:
+    """This machine's saved best models of a study: ``studies/<study>.artifacts/``."""
+    return studies_dir(directory) / f"{study}.artifacts"
+
+
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ``***`` (safe to print and log)."""
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)

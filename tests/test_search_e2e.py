@@ -48,3 +48,7 @@ def test_short_search_on_full_data_completes_trials_within_budget(tmp_path: Path
     assert all(t.user_attrs["n_train"] == 50_000 for t in complete)
     assert max(t.value for t in complete) > 0.85
     assert "best_trial=" in out.stdout
+    # the best model was exported inside the budget, from the model the search kept
+    card = (tmp_path / "e2e.model" / "model_card.json").read_text()
+    assert "trained during the search" in card
+    assert "test_accuracy=" in out.stdout

@@ -131,6 +131,14 @@ class Family(ABC):
         """Approximate size of the learned state: arrays, tensors and boosters it holds."""
         return _size_of(vars(self), depth=0, seen=set())
 
+    def deploy_module(self) -> Any:
+        """A torch module from raw pixels (0..255, any N-first layout) to probabilities.
+
+        Export traces it into ONNX; its buffers are the native weights. Families without
+        one cannot be exported yet.
+        """
+        raise NotImplementedError(f"family '{self.name}' cannot be exported yet")
+
     # -- implemented by each family ---------------------------------------------------
     @abstractmethod
     def _fit(self, data: Split, report: Report) -> None:

@@ -180,6 +180,17 @@ class TorchFamily(Family):
             val_pred = self._logits(X_val).argmax(1)
             report(epoch, float((val_pred == y_val).float().mean()))
 
+    def deploy_module(self) -> nn.Module:
+        from torch import nn
+
+        from automl_fashion.families._deploy import Softmax
+
+        class Normalize(nn.Module):
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return (x.reshape(-1, 1, 28, 28).float() / 255.0 - MEAN) / STD
+
+        return nn.Sequential(Normalize(), self.model_, Softmax()).eval().cpu()
+
     def _logits(self, X: torch.Tensor) -> torch.Tensor:
         import torch
 

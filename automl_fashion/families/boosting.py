@@ -10,6 +10,7 @@ round. Raw pixels need ~250 s for 100 rounds on one thread; HOG (7-pixel cells) 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -114,3 +115,42 @@ class BoostingFamily(Family):
         proba = np.asarray(self.booster_.inplace_predict(self._features(X)), dtype=np.float64)
         out: np.ndarray = proba / proba.sum(axis=1, keepdims=True)
         return out
+
+    def to_onnx(self) -> Any:
+        """Feature graph (traced from torch) joined to the trees (onnxmltools)."""
+        import onnx
+        import torch
+        from onnxmltools import convert_xgboost
+        from onnxmltools.convert.common.data_types import FloatTensorType
+
+        from automl_fashion.families._deploy import Features
+        from automl_fashion.onnx_export import OPSET, torch_to_onnx
+
+        features = Features(self.params["features"], int(self.params.get("hog_cell", 4))).eval()
+        width = int(features(torch.zeros(1, 28, 28)).shape[1])
+        head = torch_to_onnx(features, "features")
+        trees = convert_xgboost(
+            self.booster_,
+            initial_types=[("features", FloatTensorType([None, width]))],
+            target_opset=OPSET,
+        )
+        head.ir_version = trees.ir_version = min(head.ir_version, trees.ir_version)
+        merged = onnx.compose.merge_models(
+            head,
+            trees,
+            io_map=[("features", "features")],
+            prefix2="xgb_",
+            outputs=["xgb_probabilities"],
+        )
+        merged.graph.output[0].name = "probabilities"
+        for node in merged.graph.node:
+            node.output[:] = [
+                "probabilities" if o == "xgb_probabilities" else o for o in node.output
+            ]
+        return merged
+
+    def save_native(self, directory: Path) -> Path:
+        """XGBoost's own UBJSON: trees and parameters, no code."""
+        path = directory / "model.ubj"
+        self.booster_.save_model(str(path))
+        return path

@@ -88,3 +88,15 @@ class LinearFamily(Family):
         e = np.exp(d - d.max(axis=1, keepdims=True))
         out: np.ndarray = e / e.sum(axis=1, keepdims=True)
         return out
+
+    def deploy_module(self) -> object:
+        from torch import nn
+
+        from automl_fashion.families._deploy import Affine, Features, Softmax, Standardize
+
+        return nn.Sequential(
+            Features(self.params["features"], int(self.params.get("hog_cell", 4))),
+            Standardize(self.scaler_.mean_, self.scaler_.scale_),
+            Affine(self.model_.coef_, self.model_.intercept_),
+            Softmax(),
+        ).eval()

@@ -117,3 +117,28 @@ class SVMFamily(Family):
 
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         return softmax(self._scores(self._project(X)))
+
+    def deploy_module(self) -> object:
+        import numpy as np
+        from torch import nn
+
+        from automl_fashion.families._deploy import (
+            Affine,
+            Features,
+            RBFOneVsRest,
+            Softmax,
+            Standardize,
+        )
+
+        layers: list[nn.Module] = [
+            Features(self.params["features"], int(self.params.get("hog_cell", 4)))
+        ]
+        if self.scaler_ is not None:
+            layers.append(Standardize(self.scaler_.mean_, self.scaler_.scale_))
+        components = self.pca_.components_
+        layers += [
+            Affine(components, -np.asarray(self.pca_.mean_) @ components.T),
+            RBFOneVsRest(self.model_),
+            Softmax(),
+        ]
+        return nn.Sequential(*layers).eval()

@@ -1,0 +1,181 @@
+"""Torch modules that reproduce a trained model from raw pixels to probabilities.
+
+Export turns these into ONNX graphs with all preprocessing inside, so that a model runs with
+onnxruntime alone. The classical families' feature maps (scaled pixels, HOG) are rebuilt here
+operation for operation from ``_features.py``; their learned arrays are module buffers, which
+is also what ``model.safetensors`` holds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+def _nn() -> type[nn.Module]:
+    from torch import nn
+
+    return nn.Module
+
+
+def buffer(module: nn.Module, name: str, array: np.ndarray) -> None:
+    import torch
+
+    module.register_buffer(name, torch.as_tensor(np.asarray(array, dtype=np.float32)))
+
+
+def _mod(x: torch.Tensor, m: float) -> torch.Tensor:
+    """Python-style modulo (result in [0, m)), spelled out: ONNX's Mod on floats truncates."""
+    import torch
+
+    return x - torch.floor(x / m) * m
+
+
+class Pixels(_nn()):  # type: ignore[misc]
+    """Raw pixels of any layout (N x 28 x 28, N x 1 x 28 x 28, N x 784) -> N x 28 x 28."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(-1, 28, 28).float()
+
+
+class HOG(_nn()):  # type: ignore[misc]
+    """The HOG descriptor of ``_features.hog`` for pixel values 0..255."""
+
+    def __init__(self, cell: int = 4, bins: int = 9) -> None:
+        super().__init__()
+        self.cell, self.bins = cell, bins
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+        import torch.nn.functional as F
+
+        img = x / 255.0
+        gx = F.pad(img[:, :, 2:] - img[:, :, :-2], (1, 1, 0, 0))
+        gy = F.pad(img[:, 2:, :] - img[:, :-2, :], (0, 0, 1, 1))
+        mag = torch.sqrt(gx * gx + gy * gy)
+        # Unsigned orientation: atan2 mod 180 equals atan(gy / gx) mod 180, since tan has a
+        # period of 180 degrees. Exporters turn atan2 into Atan(y / x), which is NaN at
+        # 0 / 0 (every flat background pixel); a tiny divisor gives numpy's values instead.
+        safe_gx = torch.where(gx == 0, torch.full_like(gx, 1e-30), gx)
+        angle = _mod(torch.atan(gy / safe_gx) * (180.0 / np.pi), 180.0)
+        pos = angle / (180.0 / self.bins) - 0.5
+        lo = torch.floor(pos)
+        frac = pos - lo
+        lo = _mod(lo, float(self.bins))
+        hi = _mod(lo + 1.0, float(self.bins))
+        w_lo, w_hi = mag * (1.0 - frac), mag * frac
+        hist = torch.stack(
+            [(lo == b).float() * w_lo + (hi == b).float() * w_hi for b in range(self.bins)], -1
+        )
+        c = 28 // self.cell
+        cells = hist.reshape(-1, c, self.cell, c, self.cell, self.bins).sum(dim=(2, 4))
+        blocks = torch.cat(
+            [cells[:, :-1, :-1], cells[:, 1:, :-1], cells[:, :-1, 1:], cells[:, 1:, 1:]], -1
+        )
+        blocks = blocks / torch.sqrt((blocks * blocks).sum(-1, keepdim=True) + 1e-6)
+        blocks = torch.clamp(blocks, max=0.2)
+        blocks = blocks / torch.sqrt((blocks * blocks).sum(-1, keepdim=True) + 1e-6)
+        return blocks.reshape(blocks.shape[0], -1)
+
+
+class Features(_nn()):  # type: ignore[misc]
+    """``_features.featurize`` in torch: pixels, hog or hog+pixels."""
+
+    def __init__(self, kind: str, hog_cell: int = 4) -> None:
+        super().__init__()
+        self.kind = kind
+        self.hog = HOG(hog_cell)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        img = Pixels()(x)
+        flat = img.reshape(img.shape[0], -1) / 255.0
+        if self.kind == "pixels":
+            return flat
+        if self.kind == "hog":
+            return self.hog(img)
+        return torch.cat([self.hog(img), flat], 1)
+
+
+class Standardize(_nn()):  # type: ignore[misc]
+    """(x - mean) / scale, as a fitted StandardScaler does."""
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray) -> None:
+        super().__init__()
+        buffer(self, "mean", mean)
+        buffer(self, "scale", scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.scale
+
+
+class Affine(_nn()):  # type: ignore[misc]
+    """x @ weight.T + bias (a linear model's logits, or a PCA projection with bias -mean@W.T)."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray) -> None:
+        super().__init__()
+        buffer(self, "weight", weight)
+        buffer(self, "bias", bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight.T + self.bias
+
+
+class Softmax(_nn()):  # type: ignore[misc]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.softmax(dim=1)
+
+
+class RBFOneVsRest(_nn()):  # type: ignore[misc]
+    """A fitted sklearn SVC (RBF, one-vs-one inside) and its ``ovr`` decision values.
+
+    Rebuilds libsvm's pairwise decision functions from the support vectors and dual
+    coefficients, then sklearn's ``_ovr_decision_function``: votes plus confidences squashed
+    into (-1/3, 1/3).
+    """
+
+    def __init__(self, svc: object, n_classes: int = 10) -> None:
+        super().__init__()
+        sv = np.asarray(svc.support_vectors_)  # type: ignore[attr-defined]
+        dual = np.asarray(svc.dual_coef_)  # type: ignore[attr-defined]
+        counts = np.asarray(svc.n_support_)  # type: ignore[attr-defined]
+        classes = np.asarray(svc.classes_)  # type: ignore[attr-defined]
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        k = len(classes)
+        pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+        # coefficient of each support vector in each pairwise decision function
+        coef = np.zeros((len(sv), len(pairs)))
+        for p, (i, j) in enumerate(pairs):
+            si, sj = slice(starts[i], starts[i + 1]), slice(starts[j], starts[j + 1])
+            coef[si, p] = dual[j - 1, si]
+            coef[sj, p] = dual[i, sj]
+        lose = np.zeros((len(pairs), n_classes))  # class i of the pair
+        win = np.zeros((len(pairs), n_classes))  # class j of the pair
+        for p, (i, j) in enumerate(pairs):
+            lose[p, classes[i]] = 1.0
+            win[p, classes[j]] = 1.0
+        buffer(self, "sv", sv)
+        buffer(self, "sv_sq", (sv**2).sum(1))
+        buffer(self, "coef", coef)
+        buffer(self, "intercept", np.asarray(svc.intercept_))  # type: ignore[attr-defined]
+        buffer(self, "lose", lose)
+        buffer(self, "win", win)
+        buffer(self, "unseen", np.isin(np.arange(n_classes), classes, invert=True) * -1e9)
+        self.gamma = float(svc._gamma)  # type: ignore[attr-defined]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        sq = (z * z).sum(1, keepdim=True) - 2.0 * z @ self.sv.T + self.sv_sq
+        kernel = torch.exp(-self.gamma * torch.clamp(sq, min=0.0))
+        dec = kernel @ self.coef + self.intercept  # n x pairs, libsvm's sign: > 0 -> class i
+        first = (dec > 0).float()
+        votes = first @ self.lose + (1.0 - first) @ self.win
+        conf = dec @ self.lose - dec @ self.win
+        return votes + conf / (3.0 * (torch.abs(conf) + 1.0)) + self.unseen
