@@ -126,3 +126,29 @@ def test_bad_model_folders_and_images_are_one_line_errors(exported, tmp_path: Pa
         )
         assert run.returncode == 2, (args, run.stdout, run.stderr)
         assert message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_export_of_a_trial_without_a_saved_model_retrains_it(tmp_path: Path) -> None:
+    """What happens for a trial that ran on another machine: refit from stored parameters."""
+    import optuna
+
+    from automl_fashion.export import export_trial
+    from automl_fashion.search_space import load_space
+    from automl_fashion.storage import open_storage
+
+    study = optuna.create_study(
+        study_name="remote", storage=open_storage(None, "remote", tmp_path), direction="maximize"
+    )
+    space = load_space("linear")
+    params = {**space.init, "features": "pixels", "epochs": 1}
+    params.pop("hog_cell", None)
+    study.enqueue_trial({"family": "linear", **space.trial_params(params)})
+    trial = study.ask()
+    trial.suggest_categorical("family", ["linear"])
+    space.suggest(trial)
+    study.tell(trial, 0.84)
+    result = export_trial(study, tmp_path / "model", threads=1, studies_dir=str(tmp_path))
+    card = json.loads((tmp_path / "model" / "model_card.json").read_text())
+    assert card["params"]["features"] == "pixels" and card["params"]["epochs"] == 1
+    assert "50000 training images" in card["trained_on"]
+    assert result.parity >= 0.999 and 0.75 < result.test_accuracy < 0.9
