@@ -65,8 +65,7 @@ def cmd_search(args: argparse.Namespace) -> int:
       automl-fashion search --budget 2h --study big --families cnn,mlp --jobs 2
     """
     from automl_fashion.budget import format_seconds, parse_budget
-    from automl_fashion.orchestrator import SearchConfig, search
-    from automl_fashion.progress import RichProgress
+    from automl_fashion.orchestrator import SearchConfig
 
     config = SearchConfig(
         budget=parse_budget(args.budget),
@@ -86,11 +85,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         export_dir=None if args.no_export else (args.export or _default_export(args)),
     ).validated()
     console = _console(args)
-    if args.quiet:
-        result = search(config)
-    else:
-        with RichProgress(console) as progress:
-            result = search(config, progress)
+    result = _run_search(config, console, quiet=args.quiet)
     c = result.counts
     console.print(
         f"Study [bold]{result.study_name}[/] ({result.storage}): {c['complete']} complete, "
@@ -374,8 +369,31 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_study_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--study", default="fashion", help="study name (default: fashion)")
+def _add_worker_options(p: argparse.ArgumentParser) -> None:
+    """Options of everything that runs trials (search, worker)."""
+    p.add_argument("--jobs", type=int, help="parallel worker processes (default: one per core)")
+    p.add_argument("--threads", type=int, help="threads per worker (default: cores / jobs)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the sampler, split and models (default 0)"
+    )
+    p.add_argument(
+        "--device", default="auto", help="torch device: auto (GPU if present), cpu, cuda, mps"
+    )
+    p.add_argument(
+        "--train-per-class", type=int, help="train on this many images per class (smoke runs)"
+    )
+    p.add_argument(
+        "--quiet", action="store_true", help="no live display; one summary line for scripts"
+    )
+    _add_data_options(p)
+
+
+def _add_study_options(p: argparse.ArgumentParser, resume: bool = False) -> None:
+    p.add_argument(
+        "--study",
+        default="fashion",
+        help="study name (default: fashion)" + ("; an existing study is resumed" if resume else ""),
+    )
     p.add_argument(
         "--storage",
         default=os.environ.get("AUTOML_FASHION_STORAGE"),
@@ -394,8 +412,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
       automl-fashion worker --storage postgresql://user@db-host/automl --study big
     """
     from automl_fashion.budget import parse_budget
-    from automl_fashion.orchestrator import SearchConfig, join_config, search
-    from automl_fashion.progress import RichProgress
+    from automl_fashion.orchestrator import SearchConfig, join_config
 
     config = SearchConfig(
         budget=1.0,
@@ -412,11 +429,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     config = join_config(config, parse_budget(args.budget) if args.budget else None).validated()
     console = _console(args)
-    if args.quiet:
-        result = search(config)
-    else:
-        with RichProgress(console) as progress:
-            result = search(config, progress)
+    result = _run_search(config, console, quiet=args.quiet)
     c = result.counts
     console.print(
         f"Study [bold]{result.study_name}[/] ({result.storage}): now {c['complete']} complete, "
@@ -425,6 +438,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.quiet:
         print(f"study={result.study_name} complete={c['complete']} elapsed={result.elapsed:.1f}")
     return 0
+
+
+def _run_search(config, console, *, quiet: bool):  # type: ignore[no-untyped-def]
+    """Run a search, with the live display unless ``quiet``."""
+    from automl_fashion.orchestrator import search
+    from automl_fashion.progress import RichProgress
+
+    if quiet:
+        return search(config)
+    with RichProgress(console) as progress:
+        return search(config, progress)
 
 
 def _default_export(args: argparse.Namespace) -> str:
@@ -450,6 +474,20 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _command(
+    sub: argparse._SubParsersAction, name: str, handler: Handler, help: str
+) -> argparse.ArgumentParser:
+    """A sub-command whose description is its handler's docstring (examples included)."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help,
+        description=handler.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(handler=handler)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="automl-fashion",
@@ -460,48 +498,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="locate and verify the Fashion-MNIST files")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    verify = data_sub.add_parser(
+    verify = _command(
+        data_sub,
         "verify",
-        help="check digests, show where the files are and the images per class",
-        description=cmd_data_verify.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        cmd_data_verify,
+        "check digests, show where the files are and the images per class",
     )
     _add_data_options(verify)
     verify.add_argument("--val-size", type=int, default=10_000, help="validation images")
     verify.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
-    verify.set_defaults(handler=cmd_data_verify)
 
-    srch = sub.add_parser(
-        "search",
-        help="search model families within a wall-clock budget",
-        description=cmd_search.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    srch = _command(sub, "search", cmd_search, "search model families within a wall-clock budget")
     srch.add_argument(
         "--budget", required=True, help="wall clock for the whole command: 90s, 10m, 2h, 1h30m"
     )
     srch.add_argument(
-        "--study",
-        default="fashion",
-        help="study name; an existing study is resumed (default: fashion)",
-    )
-    srch.add_argument(
         "--families", help="comma-separated families (default: all): linear,svm,boosting,mlp,cnn"
     )
-    srch.add_argument("--jobs", type=int, help="parallel worker processes (default: one per core)")
-    srch.add_argument("--threads", type=int, help="threads per worker (default: cores / jobs)")
-    srch.add_argument(
-        "--storage",
-        default=os.environ.get("AUTOML_FASHION_STORAGE"),
-        help="Optuna storage URL (default: $AUTOML_FASHION_STORAGE, else studies/<study>.journal)",
-    )
-    srch.add_argument(
-        "--studies-dir",
-        help="folder for default storages (default: ./studies or $AUTOML_FASHION_STUDIES)",
-    )
-    srch.add_argument(
-        "--seed", type=int, default=0, help="seed of the sampler, split and models (default 0)"
-    )
+    _add_study_options(srch, resume=True)
+    _add_worker_options(srch)
     srch.add_argument(
         "--sampler", default="tpe", choices=["tpe", "random"], help="Optuna sampler (default tpe)"
     )
@@ -517,46 +532,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not start from each family's known-good init configuration",
     )
     srch.add_argument(
-        "--device", default="auto", help="torch device: auto (GPU if present), cpu, cuda, mps"
-    )
-    srch.add_argument(
-        "--train-per-class", type=int, help="train on this many images per class (smoke runs)"
-    )
-    srch.add_argument(
-        "--quiet", action="store_true", help="no live display; one summary line for scripts"
-    )
-    srch.add_argument(
         "--export",
         metavar="DIR",
         help="where to export the best model at the end (default: studies/<study>.model)",
     )
     srch.add_argument("--no-export", action="store_true", help="do not export at the end")
-    _add_data_options(srch)
-    srch.set_defaults(handler=cmd_search)
 
-    wrk = sub.add_parser(
-        "worker",
-        help="add this machine's workers to a running study",
-        description=cmd_worker.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    wrk = _command(sub, "worker", cmd_worker, "add this machine's workers to a running study")
     _add_study_options(wrk)
     wrk.add_argument("--budget", help="how long to work (default: until the search's deadline)")
     wrk.add_argument("--families", help="families to search (default: the search's families)")
-    wrk.add_argument("--jobs", type=int, help="parallel worker processes (default: one per core)")
-    wrk.add_argument("--threads", type=int, help="threads per worker (default: cores / jobs)")
-    wrk.add_argument("--seed", type=int, default=0, help="seed (default 0; use distinct seeds)")
-    wrk.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, mps")
-    wrk.add_argument("--train-per-class", type=int, help="train on this many images per class")
-    wrk.add_argument("--quiet", action="store_true", help="no live display")
-    _add_data_options(wrk)
-    wrk.set_defaults(handler=cmd_worker)
+    _add_worker_options(wrk)
 
-    board = sub.add_parser(
+    board = _command(
+        sub,
         "leaderboard",
-        help="rank a study's trials by accuracy against training cost",
-        description=cmd_leaderboard.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        cmd_leaderboard,
+        "rank a study's trials by accuracy against training cost",
     )
     _add_study_options(board)
     board.add_argument("--top", type=int, help="show the best N trials only")
@@ -588,23 +580,13 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument(
         "--all", action="store_true", help="also list pruned and failed trials, with their reason"
     )
-    board.set_defaults(handler=cmd_leaderboard)
 
-    rep = sub.add_parser(
-        "report",
-        help="write PNG figures and an HTML page about a study",
-        description=cmd_report.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    rep = _command(sub, "report", cmd_report, "write PNG figures and an HTML page about a study")
     _add_study_options(rep)
     rep.add_argument("--out", required=True, help="folder to write the figures and index.html into")
     rep.add_argument("--cost-weight", type=float, default=0.25, help="as for leaderboard")
-    rep.set_defaults(handler=cmd_report)
-    exp = sub.add_parser(
-        "export",
-        help="export a trial as ONNX + safe weights + model card, tested once",
-        description=cmd_export.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    exp = _command(
+        sub, "export", cmd_export, "export a trial as ONNX + safe weights + model card, tested once"
     )
     _add_study_options(exp)
     exp.add_argument("--out", required=True, help="folder to write the model into")
@@ -618,29 +600,16 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--refit", action="store_true", help="retrain on all 60,000 training images")
     exp.add_argument("--threads", type=int, help="threads for training (default: all cores)")
     _add_data_options(exp)
-    exp.set_defaults(handler=cmd_export)
 
-    ev = sub.add_parser(
-        "evaluate",
-        help="recompute an exported model's test accuracy",
-        description=cmd_evaluate.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    ev = _command(sub, "evaluate", cmd_evaluate, "recompute an exported model's test accuracy")
     ev.add_argument("model", help="exported model folder")
     ev.add_argument("--format", default="text", choices=["text", "json"])
     _add_data_options(ev)
-    ev.set_defaults(handler=cmd_evaluate)
 
-    pr = sub.add_parser(
-        "predict",
-        help="classify PNG/JPEG pictures with an exported model",
-        description=cmd_predict.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    pr = _command(sub, "predict", cmd_predict, "classify PNG/JPEG pictures with an exported model")
     pr.add_argument("model", help="exported model folder")
     pr.add_argument("images", nargs="+", help="picture files")
     pr.add_argument("--format", default="text", choices=["text", "json"])
-    pr.set_defaults(handler=cmd_predict)
     return parser
 
 
