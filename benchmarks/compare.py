@@ -1,0 +1,393 @@
+"""Where automl-fashion stands: equal-budget accuracy against FLAML, plain Optuna and random
+search on this machine, and throughput against the machine's limit.
+
+    python benchmarks/compare.py                 # B = 10 minutes per system (about 45 min)
+    python benchmarks/compare.py --budget 30m
+    python benchmarks/compare.py --quick         # about a minute: CI runs it so it cannot rot
+
+Each system runs in its own subprocess, one after the other (never two at once), on the same
+50,000 / 10,000 split, and is measured the same way: wall clock against the budget, CPU time
+of its process tree over (wall clock x cores), and the test accuracy of the model it ends
+with (the test split is read once per system, after its search).
+
+- automl-fashion: ``automl-fashion search --budget B`` (defaults; its exported model).
+- FLAML: ``AutoML.fit(time_budget=B)`` on flattened pixels, holdout on the same validation set.
+- plain Optuna: ``study.optimize(timeout=B)``, TPE, no pruning, no warm start, the same
+  families and search spaces, all cores per trial, the best model kept in memory.
+- random search: the same with Optuna's RandomSampler.
+
+Results: benchmarks/results/compare[-quick].json and .md, anytime.png (best validation
+accuracy against wall clock), and the throughput figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+SYSTEMS = ("automl-fashion", "flaml", "optuna", "random")
+
+
+def load_data(quick: bool) -> tuple[Any, np.ndarray, np.ndarray]:
+    from automl_fashion.data import load_split, load_test, subsample
+
+    split = load_split()
+    if quick:
+        split = subsample(split, train_per_class=100, val_per_class=30)
+    X_test, y_test = load_test()
+    return split, X_test, y_test
+
+
+# -- one system per subprocess ------------------------------------------------------------
+def run_ours(budget: float, quick: bool) -> dict[str, Any]:
+    import optuna
+
+    from automl_fashion.storage import open_storage
+
+    studies = tempfile.mkdtemp(prefix="cmp-ours-")
+    cmd = [
+        sys.executable,
+        "-m",
+        "automl_fashion",
+        "search",
+        "--budget",
+        f"{budget}s",
+        "--study",
+        "cmp",
+        "--studies-dir",
+        studies,
+        "--quiet",
+    ]
+    if quick:
+        cmd += ["--train-per-class", "100", "--families", "linear,mlp"]
+    start = time.time()
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    study = optuna.load_study(study_name="cmp", storage=open_storage(None, "cmp", studies))
+    done = [t for t in study.get_trials() if t.value is not None and t.datetime_complete]
+    curve = sorted((t.datetime_complete.timestamp() - start, t.value) for t in done)
+    card = json.loads((Path(studies) / "cmp.model" / "model_card.json").read_text())
+    return {
+        "test_accuracy": card["test_accuracy"],
+        "curve": curve,
+        "trials": len(study.trials),
+        "final": f"{card['family']} (trial {card['trial']})",
+    }
+
+
+def run_flaml(budget: float, quick: bool) -> dict[str, Any]:
+    from flaml import AutoML
+    from flaml.automl.data import get_output_from_log
+
+    split, X_test, y_test = load_data(quick)
+    flat = lambda X: X.reshape(len(X), -1).astype(np.float32)  # noqa: E731
+    log = tempfile.mktemp(suffix=".log")
+    automl = AutoML()
+    automl.fit(
+        flat(split.X_train),
+        split.y_train,
+        X_val=flat(split.X_val),
+        y_val=split.y_val,
+        task="classification",
+        metric="accuracy",
+        eval_method="holdout",
+        time_budget=budget,
+        log_file_name=log,
+        verbose=0,
+        n_jobs=os.cpu_count() or 1,
+        seed=0,
+    )
+    test = float(np.mean(automl.predict(flat(X_test)) == y_test))
+    times, _, losses, _, _ = get_output_from_log(log, budget)
+    curve = [(float(t), 1.0 - float(v)) for t, v in zip(times, losses, strict=False)]
+    return {
+        "test_accuracy": test,
+        "curve": curve,
+        "trials": len(times),
+        "final": str(automl.best_estimator),
+    }
+
+
+def run_plain_optuna(budget: float, quick: bool, sampler: str) -> dict[str, Any]:
+    import optuna
+
+    from automl_fashion import families
+    from automl_fashion.search_space import load_space
+    from automl_fashion.threads import available_cores
+
+    split, X_test, y_test = load_data(quick)
+    names = ["linear", "mlp"] if quick else families.names()
+    spaces = {n: load_space(n) for n in names}
+    best: dict[str, Any] = {"value": -1.0, "model": None}
+    start = time.time()
+    curve: list[tuple[float, float]] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        name = trial.suggest_categorical("family", names)
+        params = spaces[name].suggest(trial)
+        model = families.get(name)(params, seed=trial.number, threads=available_cores())
+        model.fit(split)
+        value = float(np.mean(model.predict(split.X_val) == split.y_val))
+        curve.append((time.time() - start, value))
+        if value > best["value"]:
+            best.update(value=value, model=model)
+        return value
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    chosen = (
+        optuna.samplers.RandomSampler(seed=0)
+        if sampler == "random"
+        else optuna.samplers.TPESampler(seed=0)
+    )
+    study = optuna.create_study(direction="maximize", sampler=chosen)
+    study.optimize(objective, timeout=budget, catch=(Exception,))
+    model = best["model"]
+    test = float(np.mean(model.predict(X_test) == y_test)) if model is not None else float("nan")
+    return {
+        "test_accuracy": test,
+        "curve": curve,
+        "trials": len(study.trials),
+        "final": model.name if model is not None else "none",
+    }
+
+
+def run_one(system: str, budget: float, quick: bool) -> dict[str, Any]:
+    if system == "automl-fashion":
+        return run_ours(budget, quick)
+    if system == "flaml":
+        return run_flaml(budget, quick)
+    return run_plain_optuna(budget, quick, "random" if system == "random" else "tpe")
+
+
+# -- throughput against the machine's limit -----------------------------------------------
+def throughput(quick: bool) -> dict[str, Any]:
+    import torch
+    import torch.nn.functional as F
+
+    from automl_fashion import families
+    from automl_fashion.threads import available_cores
+
+    cores = available_cores()
+    torch.set_num_threads(cores)
+    n = 1024 if quick else 2048
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    reps = 3 if quick else 10
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    peak = 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
+
+    net = families.create("cnn", threads=cores).build_network()  # type: ignore[attr-defined]
+    net = net.to(memory_format=torch.channels_last)
+    macs = 0
+
+    def count(module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        nonlocal macs
+        if isinstance(module, torch.nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels
+            macs += output.numel() // output.shape[0] * k // module.groups
+        elif isinstance(module, torch.nn.Linear):
+            macs += module.in_features * module.out_features
+
+    hooks = [m.register_forward_hook(count) for m in net.modules()]
+    net(torch.zeros(1, 1, 28, 28).contiguous(memory_format=torch.channels_last))
+    for h in hooks:
+        h.remove()
+    flops_per_image = 3 * 2 * macs  # forward, plus backward at about twice the forward
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    x = torch.randn(128, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (128,))
+    steps = 10 if quick else 60
+    for i in range(steps + 3):
+        if i == 3:
+            t0 = time.perf_counter()
+        loss = F.cross_entropy(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    images_per_s = 128 * steps / (time.perf_counter() - t0)
+    achieved = images_per_s * flops_per_image / 1e9
+    return {
+        "cores": cores,
+        "peak_matmul_gflops": round(peak, 1),
+        "cnn_train_gflops": round(achieved, 1),
+        "cnn_images_per_second": round(images_per_s),
+        "cnn_mflop_per_image": round(flops_per_image / 1e6, 1),
+        "ratio_of_peak": round(achieved / peak, 3),
+    }
+
+
+def orchestration_overhead(quick: bool) -> dict[str, Any]:
+    import shutil
+
+    import optuna
+
+    from automl_fashion.search_space import spaces_dir
+    from automl_fashion.storage import open_storage
+    from automl_fashion.threads import available_cores
+
+    spaces = Path(tempfile.mkdtemp(prefix="cmp-spaces-"))
+    shutil.copytree(spaces_dir(), spaces, dirs_exist_ok=True)
+    shutil.copy(HERE / "plugins" / "trivial.yaml", spaces / "trivial.yaml")
+    studies = tempfile.mkdtemp(prefix="cmp-trivial-")
+    budget = 8 if quick else 60
+    env = {
+        **os.environ,
+        "AUTOML_FASHION_PLUGINS": "trivial=benchmarks.plugins.trivial:TrivialFamily",
+        "AUTOML_FASHION_SPACES": str(spaces),
+        "PYTHONPATH": str(HERE.parent),
+    }
+    start = time.time()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "automl_fashion",
+            "search",
+            "--budget",
+            f"{budget}s",
+            "--families",
+            "trivial",
+            "--study",
+            "t",
+            "--studies-dir",
+            studies,
+            "--quiet",
+            "--no-export",
+            "--train-per-class",
+            "10",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    elapsed = time.time() - start
+    study = optuna.load_study(study_name="t", storage=open_storage(None, "t", studies))
+    trials = len(study.trials)
+    return {
+        "trivial_trials": trials,
+        "elapsed_s": round(elapsed, 1),
+        "overhead_s_per_trial": round(elapsed * available_cores() / max(trials, 1), 3),
+    }
+
+
+# -- the driver ---------------------------------------------------------------------------
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--budget", default="10m")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--run", help=argparse.SUPPRESS)  # internal: one system, in a child
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    from automl_fashion.budget import parse_budget
+    from automl_fashion.threads import available_cores
+
+    budget = 12.0 if args.quick else parse_budget(args.budget)
+    if args.run:
+        Path(args.out).write_text(json.dumps(run_one(args.run, budget, args.quick)))
+        return
+    rows = []
+    for system in args.systems.split(","):
+        out = tempfile.mktemp(suffix=".json")
+        cmd = [
+            sys.executable,
+            str(Path(__file__)),
+            "--run",
+            system,
+            "--out",
+            out,
+            "--budget",
+            f"{budget}s",
+        ] + (["--quick"] if args.quick else [])
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.monotonic()
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(HERE.parent)}
+        )
+        elapsed = time.monotonic() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if proc.returncode != 0:
+            print(f"{system} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+            raise SystemExit(1)
+        result = json.loads(Path(out).read_text())
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        row = {
+            "system": system,
+            "budget_s": budget,
+            "wall_s": round(elapsed, 1),
+            "overrun": round(elapsed / budget - 1, 3),
+            "cpu_utilisation": round(cpu / (elapsed * available_cores()), 3),
+            **result,
+        }
+        rows.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
+    report = {
+        "quick": args.quick,
+        "rows": rows,
+        "throughput": throughput(args.quick),
+        "orchestration": orchestration_overhead(args.quick),
+    }
+    print(json.dumps({k: report[k] for k in ("throughput", "orchestration")}, indent=2))
+    write(report, "compare-quick" if args.quick else "compare")
+
+
+def write(report: dict[str, Any], stem: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2))
+    lines = [
+        "| system | test accuracy | wall clock / budget | CPU utilisation | trials | final model |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in report["rows"]:
+        lines.append(
+            f"| {r['system']} | {r['test_accuracy']:.2%} | {r['wall_s']:.0f} s / "
+            f"{r['budget_s']:.0f} s ({r['overrun']:+.0%}) | {r['cpu_utilisation']:.0%} "
+            f"| {r['trials']} | {r['final']} |"
+        )
+    t, o = report["throughput"], report["orchestration"]
+    lines += [
+        "",
+        f"Peak float32 matmul: {t['peak_matmul_gflops']} GFLOP/s on {t['cores']} cores; "
+        f"CNN training loop: {t['cnn_train_gflops']} GFLOP/s ({t['ratio_of_peak']:.0%} of "
+        f"peak), {t['cnn_images_per_second']} images/s, {t['cnn_mflop_per_image']} MFLOP "
+        f"per image. Orchestration: {o['overhead_s_per_trial']} s per trial "
+        f"({o['trivial_trials']} trivial trials).",
+    ]
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for r in report["rows"]:
+        if r["curve"]:
+            ts, vs = zip(*sorted(r["curve"]), strict=True)
+            ax.step(ts, np.maximum.accumulate(np.array(vs)) * 100, where="post", label=r["system"])
+    ax.set_xlabel("wall clock (s)")
+    ax.set_ylabel("best validation accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("Anytime performance at equal budget")
+    fig.tight_layout()
+    fig.savefig(RESULTS / f"{stem}-anytime.png", dpi=110)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

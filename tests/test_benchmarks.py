@@ -1,0 +1,40 @@
+"""The benchmark suite's quick mode runs end to end, so that it cannot rot (slow: ~2 min)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_compare_quick_runs_every_system_and_writes_its_results(tmp_path: Path) -> None:
+    # run a copy so that the committed results are not overwritten by a CI run
+    shutil.copytree(
+        REPO / "benchmarks", tmp_path / "benchmarks", ignore=shutil.ignore_patterns("results")
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, str(tmp_path / "benchmarks" / "compare.py"), "--quick"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = tmp_path / "benchmarks" / "results"
+    report = json.loads((results / "compare-quick.json").read_text())
+    assert [r["system"] for r in report["rows"]] == ["automl-fashion", "flaml", "optuna", "random"]
+    for row in report["rows"]:
+        assert 0.1 < row["test_accuracy"] <= 1.0 and row["curve"]
+    assert report["throughput"]["peak_matmul_gflops"] > 0
+    assert report["orchestration"]["trivial_trials"] > 0
+    assert (results / "compare-quick-anytime.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| automl-fashion |" in (results / "compare-quick.md").read_text()
