@@ -218,3 +218,13 @@ def test_ctrl_c_stops_cleanly_and_resume_retries(env: dict[str, str]) -> None:
     subprocess.run(search_cmd("4s", "--jobs", "1"), env=env, capture_output=True, text=True)
     retried = {t.user_attrs.get("retry_of") for t in load(env).get_trials()}
     assert {t.number for t in interrupted} <= retried
+
+
+def test_live_progress_and_summary(env: dict[str, str]) -> None:
+    set_sleepy(env, rung_seconds=0.05, epochs=3, diverge=False)
+    cmd = [c for c in search_cmd("8s", "--jobs", "1") if c != "--quiet"]
+    out = subprocess.run(cmd, env={**env, "COLUMNS": "120"}, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "workers 1 x" in out.stdout and "trials:" in out.stdout  # the live panel
+    assert "sleepy" in out.stdout and "best val acc" in out.stdout
+    assert "Best: trial" in out.stdout  # the summary
