@@ -47,6 +47,13 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     RESULTS.mkdir(exist_ok=True)
+    # keep earlier rows of families not run this time (families can be measured separately)
+    previous = RESULTS / "export.json"
+    if previous.is_file():
+        ran = {r["family"] for r in rows}
+        kept = [r for r in json.loads(previous.read_text())["rows"] if r["family"] not in ran]
+        order = families.names()
+        rows = sorted(kept + rows, key=lambda r: order.index(r["family"]))
     (RESULTS / "export.json").write_text(
         json.dumps({"threads": args.threads, "rows": rows}, indent=2)
     )
