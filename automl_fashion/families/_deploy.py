@@ -132,6 +132,21 @@ class Softmax(_nn()):  # type: ignore[misc]
         return x.softmax(dim=1)
 
 
+class FlipAverage(_nn()):  # type: ignore[misc]
+    """The mean of a module's outputs for an N x C x H x W batch and its mirror image."""
+
+    def __init__(self, inner: nn.Module, width: int = 28) -> None:
+        import torch
+
+        super().__init__()
+        self.inner = inner
+        # a Gather with reversed indices: exported to ONNX everywhere, unlike aten::flip
+        self.register_buffer("reverse", torch.arange(width - 1, -1, -1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.inner(x) + self.inner(x.index_select(3, self.reverse))) / 2
+
+
 class RBFOneVsRest(_nn()):  # type: ignore[misc]
     """A fitted sklearn SVC (RBF, one-vs-one inside) and its ``ovr`` decision values.
 

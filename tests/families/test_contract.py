@@ -88,3 +88,15 @@ def test_importing_the_package_does_not_import_heavy_libraries() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_flip_trained_networks_average_each_image_with_its_mirror(
+    fitted, tiny_split: Split
+) -> None:  # type: ignore[no-untyped-def]
+    """Test-time augmentation: a network trained with flips sees both orientations."""
+    name, model, _, _ = fitted
+    if not getattr(model, "flip_tta", False):
+        pytest.skip(f"{name} is not a network trained with flips")
+    X = tiny_split.X_val[:200]
+    mirrored = model.predict_proba(np.ascontiguousarray(X[:, :, ::-1]))
+    assert np.allclose(model.predict_proba(X), mirrored, atol=1e-5)
