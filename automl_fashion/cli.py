@@ -102,8 +102,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     )
     if result.exported is not None:
         ex = result.exported
+        what = "it" if ex.family != "ensemble" else "an ensemble of the best models"
+        if ex.family == "ensemble" and ex.val_accuracy is not None:
+            what += f" ({ex.val_accuracy:.2%} on held-out validation images)"
         console.print(
-            f"Exported it to {ex.directory}: test accuracy {ex.test_accuracy:.2%} "
+            f"Exported {what} to {ex.directory}: test accuracy {ex.test_accuracy:.2%} "
             f"(measured once, now). Use: automl-fashion predict {ex.directory} IMAGE"
         )
     elif not args.no_export:
@@ -117,6 +120,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             f"val_accuracy={result.best_value:.4f} elapsed={result.elapsed:.1f}"
             + (f" recovered={','.join(map(str, result.recovered))}" if result.recovered else "")
             + (
+                f" exported={result.exported.family}"
                 f" test_accuracy={result.exported.test_accuracy:.4f}"
                 f" model={result.exported.directory}"
                 if result.exported is not None
@@ -284,9 +288,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Export a trial (default: the best by validation accuracy) as a model folder.
+    """Export the best model (or a chosen trial) as a model folder.
 
-    Retrains the trial's configuration (on all 60,000 training images with --refit), writes
+    By default that is the ensemble of the models the search saved, when it beats the best
+    single model on held-out validation images, or else the best trial by validation
+    accuracy (--single: always one trial). A trial's saved model is reused; without one, or
+    with --refit (all 60,000 training images), its configuration is trained again. Writes
     model.onnx (raw pixels in, probabilities out), code-free native weights, a model card
     and a confusion matrix, and measures test accuracy once.
 
@@ -299,7 +306,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     study = load_existing_study(args.study, args.storage, args.studies_dir)
     console = _console(args)
-    with console.status("Training the chosen configuration and exporting it..."):
+    with console.status("Exporting (training first when the model was not saved)..."):
         result = export_trial(
             study,
             args.out,
@@ -309,10 +316,16 @@ def cmd_export(args: argparse.Namespace) -> int:
             threads=args.threads,
             data_dir=args.data_dir,
             studies_dir=args.studies_dir,
+            ensemble=not args.single,
         )
     lo, hi = result.test_interval
+    what = (
+        "an ensemble of saved models"
+        if result.family == "ensemble"
+        else f"trial {result.trial} ({result.family})"
+    )
     console.print(
-        f"Exported trial {result.trial} ({result.family}) to {result.directory}: test accuracy "
+        f"Exported {what} to {result.directory}: test accuracy "
         f"{result.test_accuracy:.2%} (95% CI {lo:.2%}-{hi:.2%}), ONNX/native agreement "
         f"{result.parity:.2%}, fit {result.fit_seconds:.0f} s, export {result.export_seconds:.1f} s"
     )
@@ -586,7 +599,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", required=True, help="folder to write the figures and index.html into")
     rep.add_argument("--cost-weight", type=float, default=0.25, help="as for leaderboard")
     exp = _command(
-        sub, "export", cmd_export, "export a trial as ONNX + safe weights + model card, tested once"
+        sub,
+        "export",
+        cmd_export,
+        "export the best model or ensemble as ONNX + safe weights + model card, tested once",
     )
     _add_study_options(exp)
     exp.add_argument("--out", required=True, help="folder to write the model into")
@@ -597,7 +613,16 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["accuracy", "score"],
         help="how to pick the best trial (default: validation accuracy)",
     )
-    exp.add_argument("--refit", action="store_true", help="retrain on all 60,000 training images")
+    exp.add_argument(
+        "--single",
+        action="store_true",
+        help="export one trial, never the ensemble of the saved models",
+    )
+    exp.add_argument(
+        "--refit",
+        action="store_true",
+        help="retrain one trial on all 60,000 training images (implies --single)",
+    )
     exp.add_argument("--threads", type=int, help="threads for training (default: all cores)")
     _add_data_options(exp)
 

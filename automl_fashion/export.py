@@ -95,15 +95,24 @@ def export_trial(
     spaces_dir: str | None = None,
     studies_dir: str | None = None,
     selected_by: str | None = None,
+    ensemble: bool = True,
 ) -> ExportResult:
     """Write the chosen trial's model folder and test it once.
 
-    The model the search saved for the trial is reused when this machine has it (see
-    ``artifacts``); otherwise, or with ``refit``, the configuration is trained again.
+    By default (no ``trial``, by accuracy, no ``refit``) that is the ensemble of the saved
+    models when it beats the best single model out of sample (see ``ensemble``). A single
+    trial's model the search saved is reused when this machine has it (see ``artifacts``);
+    otherwise, or with ``refit``, the configuration is trained again.
     """
     from automl_fashion.artifacts import load_meta
     from automl_fashion.storage import artifacts_dir
 
+    if trial is None and criterion == "accuracy" and not refit and ensemble:
+        from automl_fashion.ensemble import build_ensemble
+
+        ens = build_ensemble(study, artifacts_dir(study.study_name, studies_dir))
+        if ens is not None and ens.helps:
+            return export_ensemble(ens, out, study=study.study_name, data_dir=data_dir)
     chosen = pick_trial(study, trial, criterion)
     selected_by = selected_by or (
         f"trial {trial} chosen by the user"
@@ -178,7 +187,7 @@ def export_model(
         y_test,
         onnx_seconds,
         parity,
-        "test",
+        "test images",
         family=model.name,
         params=model.params,
         trial=trial,
@@ -189,6 +198,83 @@ def export_model(
         fit_seconds=model.fit_seconds_,
         export_seconds=export_seconds,
         files={"onnx": onnx_path.name, "native": native.name},
+    )
+
+
+def export_ensemble(
+    ens: Any,
+    out: str | os.PathLike[str],
+    *,
+    study: str,
+    data_dir: str | None = None,
+) -> ExportResult:
+    """Write an ensemble's folder (one ONNX graph, the members' weights) and test it once."""
+    import onnx
+
+    from automl_fashion.ensemble import ensemble_onnx
+    from automl_fashion.onnx_export import onnx_predict_proba, onnx_session
+
+    start = time.perf_counter()
+    directory = Path(out)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("member-*"):
+        stale.unlink()
+    onnx.save(ensemble_onnx(ens.members), str(directory / "model.onnx"))
+    natives = []
+    for m in ens.members:
+        name = f"member-{m.trial}-{m.family}{Path(m.meta['native']).suffix}"
+        shutil.copy2(Path(m.meta["folder"]) / m.meta["native"], directory / name)
+        natives.append(name)
+    export_seconds = time.perf_counter() - start
+
+    X_test, y_test = load_test(data_dir)
+    X_test = X_test.astype(np.float32)
+    cores = available_cores()
+    t0 = time.perf_counter()
+    proba = onnx_predict_proba(onnx_session(directory / "model.onnx", cores), X_test)
+    onnx_seconds = time.perf_counter() - t0
+    # the merged graph against its members' own graphs, averaged with the same weights
+    separate = sum(
+        m.weight
+        * onnx_predict_proba(onnx_session(Path(m.meta["folder"]) / "model.onnx", cores), X_test)
+        for m in ens.members
+    )
+    parity = float(np.mean(proba.argmax(1) == np.asarray(separate).argmax(1)))
+    members = [
+        {
+            "trial": m.trial,
+            "family": m.family,
+            "weight": round(m.weight, 4),
+            "val_accuracy": m.val_accuracy,
+            "fit_seconds": m.meta["fit_seconds"],
+            "onnx_native_agreement_val": m.meta["onnx_native_agreement_val"],
+            "params": m.meta["params"],
+            "native": name,
+        }
+        for m, name in zip(ens.members, natives, strict=True)
+    ]
+    return _finish(
+        directory,
+        proba.argmax(1),
+        y_test,
+        onnx_seconds,
+        parity,
+        "test images (the merged graph against its members' graphs)",
+        family="ensemble",
+        params={"members": members},
+        trial=-1,
+        study=study,
+        selected_by=(
+            f"ensemble selection over the {len(ens.members)} saved models; out of sample it "
+            f"beat the best single model ({ens.val_accuracy:.2%} against "
+            f"{ens.best_single_val_accuracy:.2%} on held-out validation halves)"
+        ),
+        trained_on=f"{ens.members[0].meta['n_train']} training images "
+        "(the models trained during the search)",
+        val_accuracy=ens.val_accuracy,
+        fit_seconds=float(sum(m.meta["fit_seconds"] for m in ens.members)),
+        export_seconds=export_seconds,
+        files={"onnx": "model.onnx", "native": natives},
     )
 
 
@@ -221,7 +307,7 @@ def reuse_artifact(
         y_test,
         onnx_seconds,
         float(meta["onnx_native_agreement_val"]),
-        "validation",
+        "validation images",
         family=meta["family"],
         params=meta["params"],
         trial=int(meta["trial"]),
@@ -252,7 +338,7 @@ def _finish(
     val_accuracy: float | None,
     fit_seconds: float,
     export_seconds: float,
-    files: dict[str, str],
+    files: dict[str, Any],
 ) -> ExportResult:
     """Score the ONNX predictions on the test set; write the card and the confusion PNG."""
     acc = float(np.mean(pred == y_test))
@@ -274,7 +360,7 @@ def _finish(
         },
         "confusion_matrix": confusion.tolist(),
         "onnx_native_agreement": parity,
-        "onnx_native_agreement_measured_on": f"{parity_on} images",
+        "onnx_native_agreement_measured_on": parity_on,
         "fit_seconds": round(fit_seconds, 1),
         "export_seconds": round(export_seconds, 2),
         "onnx_images_per_second": round(len(y_test) / onnx_seconds, 1),
@@ -327,10 +413,22 @@ def _versions() -> dict[str, str]:
 def _markdown(card: dict[str, Any]) -> str:
     lo, hi = card["test_accuracy_95ci"]
     rows = "\n".join(f"| {k} | {v:.2%} |" for k, v in card["per_class_accuracy"].items())
-    params = "\n".join(f"- `{k}`: {v}" for k, v in card["params"].items())
+    if card["family"] == "ensemble":
+        params = (
+            "| trial | family | weight | validation accuracy | fit s |\n|---|---|---|---|---|\n"
+        )
+        params += "\n".join(
+            f"| {m['trial']} | {m['family']} | {m['weight']:.2f} | {m['val_accuracy']:.2%} "
+            f"| {m['fit_seconds']} |"
+            for m in card["params"]["members"]
+        )
+        params += "\n\nEach member's parameters are in model_card.json."
+        title = f"automl-fashion ensemble (study {card['study']})"
+    else:
+        params = "\n".join(f"- `{k}`: {v}" for k, v in card["params"].items())
+        title = f"automl-fashion {card['family']} (study {card['study']}, trial {card['trial']})"
     v = card["validation_accuracy"]
     val = "n/a" if v is None else f"{v:.2%}"
-    title = f"automl-fashion {card['family']} (study {card['study']}, trial {card['trial']})"
     return f"""# Model card: {title}
 
 - **Selected**: {card["selected_by"]}; trained on {card["trained_on"]}.

@@ -370,7 +370,9 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
 
 
 def _export_best(study: optuna.Study, number: int, config: SearchConfig) -> Any:
-    """Export the best trial from its saved artifact (no retraining); None if it has none."""
+    """Export the ensemble of the saved models, or the best trial alone when the ensemble
+    does not beat it out of sample, from saved artifacts (no retraining); None if the best
+    trial has no artifact on this machine."""
     from automl_fashion.artifacts import load_meta
     from automl_fashion.export import export_trial
 
@@ -380,7 +382,6 @@ def _export_best(study: optuna.Study, number: int, config: SearchConfig) -> Any:
     return export_trial(
         study,
         config.export_dir,
-        trial=number,
         selected_by="best complete trial by validation accuracy (end of search)",
         data_dir=config.data_dir,
         spaces_dir=config.spaces_dir,

@@ -14,7 +14,7 @@ import optuna
 from optuna.trial import TrialState
 
 from automl_fashion import families
-from automl_fashion.artifacts import save_if_best
+from automl_fashion.artifacts import save_if_top
 from automl_fashion.budget import BudgetExhausted
 from automl_fashion.data import Split
 from automl_fashion.errors import AutoMLFashionError
@@ -33,7 +33,7 @@ class TrialSettings:
     seed: int
     device: str = "auto"
     spaces_dir: str | None = None
-    #: Where a new best trial saves its model for export (None: nowhere).
+    #: Where the best trials of each family save their models (None: nowhere).
     artifacts: str | None = None
 
 
@@ -89,7 +89,7 @@ def run_trial(
             "predict_ms_per_1000", round(1000 * predict_s / len(data.y_val) * 1000, 3)
         )
         trial.set_user_attr("model_bytes", model.size_bytes())
-        save_if_best(study, trial, model, value, data, settings.artifacts)
+        save_if_top(study, trial, model, value, proba, data, settings.artifacts)
         state = TrialState.COMPLETE
     except optuna.TrialPruned:
         state = TrialState.PRUNED

@@ -30,6 +30,7 @@ from automl_fashion import families
 from automl_fashion.budget import parse_budget
 from automl_fashion.data import load_split, load_test
 from automl_fashion.export import trial_config
+from automl_fashion.onnx_export import onnx_predict_proba, onnx_session
 from automl_fashion.storage import open_storage
 from automl_fashion.threads import available_cores
 
@@ -89,6 +90,21 @@ def main() -> None:
         refit_s = round(time.monotonic() - t0, 1)
         X_test, y_test = load_test()
         test_acc = float(np.mean(model.predict(X_test) == y_test))
+    # the best single model the search saved, tested too: what the ensemble adds
+    single_test = None
+    single_onnx = studies / "bench.artifacts" / f"trial-{best.number}" / "model.onnx"
+    if single_onnx.is_file():
+        X_test, y_test = load_test()
+        proba = onnx_predict_proba(onnx_session(single_onnx, cores), X_test.astype(np.float32))
+        single_test = float(np.mean(proba.argmax(1) == y_test))
+    members = (
+        [
+            {k: m[k] for k in ("trial", "family", "weight", "val_accuracy")}
+            for m in exported["params"]["members"]
+        ]
+        if exported and exported["family"] == "ensemble"
+        else None
+    )
     result = {
         "budget_s": budget,
         "elapsed_s": round(elapsed, 1),
@@ -104,6 +120,10 @@ def main() -> None:
         "best_params": params,
         "test_accuracy_of_exported_model": exported["test_accuracy"] if exported else None,
         "exported_trial": exported["trial"] if exported else None,
+        "exported_family": exported["family"] if exported else None,
+        "exported_val_accuracy": exported["validation_accuracy"] if exported else None,
+        "exported_members": members,
+        "test_accuracy_of_best_single_saved_model": single_test,
         "test_accuracy_of_refit": test_acc,
         "refit_seconds": refit_s,
         "command": " ".join(cmd[1:]),

@@ -1,0 +1,187 @@
+"""Combine the models a search saved into one weighted average, and one ONNX graph for it.
+
+Ensemble selection (Caruana et al., ICML 2004), as in auto-sklearn and AutoGluon: start from
+the most accurate model, then repeatedly add (with replacement) the saved model whose
+addition makes the average of probabilities most accurate on the validation images, until
+no addition helps. The weights are how often each model was picked.
+
+Weights chosen on the validation images flatter the ensemble on those same images, so the
+decision to use it is made out of sample: the selection is run on one half of the validation
+images and scored on the other, both ways round (2-fold). The ensemble is used only if that
+held-out accuracy beats the best single model's on the same halves; its reported validation
+accuracy is the held-out one. Test images are never involved.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from automl_fashion.artifacts import load_meta, load_val, saved_trials
+
+#: Selection rounds at most (the weights are counts out of at most this many picks).
+MAX_ROUNDS = 25
+
+
+@dataclass(frozen=True)
+class Member:
+    trial: int
+    family: str
+    weight: float
+    val_accuracy: float
+    meta: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    members: tuple[Member, ...]
+    #: accuracy of the weighted average on validation images its weights were not chosen on
+    val_accuracy: float
+    #: the best single model's accuracy on the same held-out halves
+    best_single_val_accuracy: float
+    #: the weighted average of the members' saved validation probabilities
+    val_proba: np.ndarray = field(repr=False)
+
+    @property
+    def helps(self) -> bool:
+        """More than one model, and more accurate out of sample than the best alone."""
+        return len(self.members) > 1 and self.val_accuracy > self.best_single_val_accuracy
+
+
+def select(probas: list[np.ndarray], y: np.ndarray, max_rounds: int = MAX_ROUNDS) -> np.ndarray:
+    """Greedy forward selection with replacement; returns how often each model was picked.
+
+    A pick must raise the accuracy of the average, or keep it and lower the log loss (so
+    ties between equally accurate choices go to the better calibrated one)."""
+    stack = np.stack([np.asarray(p, dtype=np.float64) for p in probas])  # M x N x 10
+    rows = np.arange(len(y))
+
+    def quality(avg: np.ndarray) -> tuple[float, float]:
+        acc = float(np.mean(avg.argmax(-1) == y))
+        nll = float(-np.mean(np.log(np.clip(avg[..., rows, y], 1e-12, None))))
+        return acc, -nll
+
+    counts = np.zeros(len(probas), dtype=int)
+    first = max(range(len(probas)), key=lambda i: quality(stack[i]))
+    counts[first] = 1
+    total = stack[first].copy()
+    current = quality(total)
+    for k in range(1, max_rounds):
+        candidates = (total[None] + stack) / (k + 1)  # M x N x 10: the average with each added
+        accs = np.mean(candidates.argmax(-1) == y, axis=1)
+        nlls = -np.mean(np.log(np.clip(candidates[:, rows, y], 1e-12, None)), axis=1)
+        best = max(range(len(probas)), key=lambda i: (accs[i], -nlls[i]))
+        acc, nll = float(accs[best]), float(nlls[best])
+        if acc < current[0] or (acc == current[0] and -nll <= current[1] + 1e-9):
+            break
+        counts[best] += 1
+        total += stack[best]
+        current = (acc, -nll)
+    return counts
+
+
+def _held_out(probas: list[np.ndarray], y: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """2-fold: (ensemble accuracy, best single accuracy) on the half not used to choose."""
+    order = np.random.default_rng(seed).permutation(len(y))
+    halves = (order[: len(y) // 2], order[len(y) // 2 :])
+    ens_hits = single_hits = 0
+    for fit, score in (halves, halves[::-1]):
+        counts = select([p[fit] for p in probas], y[fit])
+        avg = sum(c * p[score] for c, p in zip(counts, probas, strict=True) if c)
+        ens_hits += int(np.sum(np.asarray(avg).argmax(1) == y[score]))
+        best = int(np.argmax([np.mean(p[fit].argmax(1) == y[fit]) for p in probas]))
+        single_hits += int(np.sum(probas[best][score].argmax(1) == y[score]))
+    return ens_hits / len(y), single_hits / len(y)
+
+
+def build_ensemble(study: optuna.Study, root: str | os.PathLike[str] | None) -> Ensemble | None:
+    """The ensemble of the study's models saved on this machine (None if fewer than two).
+
+    Only models scored on the same validation images as the best one take part (a study
+    resumed with another split keeps older artifacts)."""
+    complete = {
+        t.number: t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    }
+    saved = []
+    for number in sorted(saved_trials(root), key=lambda n: -(complete.get(n) or -1.0)):
+        meta = load_meta(root, number) if number in complete else None
+        val = load_val(meta) if meta is not None else None
+        if meta is not None and val is not None:
+            saved.append((meta, *val))
+    if not saved:
+        return None
+    y_val = saved[0][2]
+    same = [(meta, proba) for meta, proba, labels in saved if np.array_equal(labels, y_val)]
+    if len(same) < 2:
+        return None
+    metas, probas = [m for m, _ in same], [p for _, p in same]
+    counts = select(probas, y_val)
+    ens_acc, single_acc = _held_out(probas, y_val)
+    chosen = [(int(c), meta, p) for c, meta, p in zip(counts, metas, probas, strict=True) if c]
+    members = tuple(
+        Member(
+            trial=int(meta["trial"]),
+            family=str(meta["family"]),
+            weight=c / int(counts.sum()),
+            val_accuracy=float(meta["val_accuracy"]),
+            meta=meta,
+        )
+        for c, meta, _ in chosen
+    )
+    avg = np.sum([c * p for c, _, p in chosen], axis=0) / int(counts.sum())
+    return Ensemble(members, ens_acc, single_acc, np.asarray(avg, dtype=np.float32))
+
+
+def ensemble_onnx(members: tuple[Member, ...]) -> Any:
+    """One ONNX graph: every member's graph on the same ``pixels``, probabilities averaged
+    with the members' weights."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from automl_fashion.onnx_export import INPUT, OUTPUT
+
+    nodes: list[Any] = []
+    initializers: list[Any] = []
+    opsets: dict[str, int] = {}
+    ir_version = 0
+    weighted = []
+    for i, member in enumerate(members):
+        sub = onnx.compose.add_prefix(
+            onnx.load(str(Path(member.meta["folder"]) / "model.onnx")), f"m{i}_"
+        )
+        ir_version = max(ir_version, sub.ir_version)
+        for op in sub.opset_import:
+            opsets[op.domain] = max(opsets.get(op.domain, 0), op.version)
+        nodes.append(helper.make_node("Identity", [INPUT], [sub.graph.input[0].name]))
+        nodes.extend(sub.graph.node)
+        initializers.extend(sub.graph.initializer)
+        initializers.append(
+            numpy_helper.from_array(np.array(member.weight, np.float32), f"m{i}_weight")
+        )
+        nodes.append(
+            helper.make_node("Mul", [sub.graph.output[0].name, f"m{i}_weight"], [f"m{i}_out"])
+        )
+        weighted.append(f"m{i}_out")
+    nodes.append(helper.make_node("Sum", weighted, [OUTPUT]))
+    graph = helper.make_graph(
+        nodes,
+        "automl_fashion_ensemble",
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", 1, 28, 28])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["N", 10])],
+        initializer=initializers,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid(d, v) for d, v in sorted(opsets.items())]
+    )
+    model.ir_version = ir_version
+    onnx.checker.check_model(model)
+    model.graph.input[0].type.tensor_type.ClearField("shape")  # any N-first layout, as members
+    families = ", ".join(f"{m.family} {m.weight:.2f}" for m in members)
+    model.doc_string = f"automl-fashion ensemble ({families}): raw pixels 0..255 -> probabilities"
+    return model

@@ -1,0 +1,166 @@
+"""Ensemble selection, the models a search keeps per family, and the exported ensemble."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+from automl_fashion import families, load_model
+from automl_fashion.artifacts import KEEP_PER_FAMILY, save_if_top, saved_trials
+from automl_fashion.data import Split, load_test
+from automl_fashion.ensemble import build_ensemble, select
+from automl_fashion.export import export_trial
+from automl_fashion.search_space import load_space
+from automl_fashion.storage import artifacts_dir, open_storage
+from tests.families.test_contract import quick_params
+
+
+def _onehot(pred: np.ndarray, confidence: float = 0.6) -> np.ndarray:
+    out = np.full((len(pred), 10), (1 - confidence) / 9)
+    out[np.arange(len(pred)), pred] = confidence
+    return out
+
+
+def test_selection_combines_models_that_err_on_different_images() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 3000)
+    probas = []
+    for k in range(3):  # each model is wrong on its own third of the images
+        pred = y.copy()
+        wrong = np.arange(k * 1000, (k + 1) * 1000)
+        pred[wrong] = (y[wrong] + 1) % 10
+        probas.append(_onehot(pred))
+    counts = select(probas, y)
+    assert (counts > 0).all()  # any two of them out-vote the third everywhere
+    avg = sum(c * p for c, p in zip(counts, probas, strict=True))
+    assert np.mean(np.asarray(avg).argmax(1) == y) == 1.0
+
+
+def test_selection_keeps_one_model_when_others_only_hurt() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 10, 2000)
+    good = _onehot(y, 0.9)
+    noise = [_onehot(rng.integers(0, 10, 2000), 0.9) for _ in range(3)]
+    counts = select([*noise, good], y)
+    assert counts.tolist() == [0, 0, 0, 1]
+
+
+def _fit_and_save(
+    study: optuna.Study, family: str, params: dict, data: Split, root: Path, seed: int = 0
+) -> tuple[int, float]:
+    model = families.create(family, params, seed=seed, threads=1, device="cpu").fit(data)
+    proba = model.predict_proba(data.X_val)
+    value = float(np.mean(proba.argmax(1) == data.y_val))
+    space = load_space(family)
+    study.enqueue_trial({"family": family, **space.trial_params(params)})
+    trial = study.ask()
+    trial.suggest_categorical("family", families.names())
+    space.suggest(trial)
+    save_if_top(study, trial, model, value, proba, data, str(root))
+    study.tell(trial, value)
+    return trial.number, value
+
+
+def _linear(epochs: int) -> dict:
+    params = {**quick_params("linear"), "features": "pixels", "epochs": epochs}
+    params.pop("hog_cell", None)
+    return load_space("linear").validate(params)
+
+
+def test_a_search_keeps_the_best_models_of_each_family_only(
+    tiny_split: Split, tmp_path: Path
+) -> None:
+    study = optuna.create_study(
+        study_name="keep", storage=open_storage(None, "keep", tmp_path), direction="maximize"
+    )
+    root = artifacts_dir("keep", tmp_path)
+    values = {}
+    for seed, epochs in enumerate([1, 2, 3, 1, 2]):
+        number, value = _fit_and_save(study, "linear", _linear(epochs), tiny_split, root, seed)
+        values[number] = value
+    kept = saved_trials(root)
+    assert len(kept) == KEEP_PER_FAMILY
+    # the kept ones are a top of the family (ties may go either way)
+    assert min(values[n] for n in kept) >= sorted(values.values())[-KEEP_PER_FAMILY]
+    for number in kept:
+        with np.load(root / f"trial-{number}" / "val.npz") as saved:
+            assert saved["proba"].shape == (len(tiny_split.y_val), 10)
+            assert np.array_equal(saved["labels"], tiny_split.y_val)
+
+
+@pytest.fixture(scope="module")
+def ensemble_study(tiny_split: Split, tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    folder = tmp_path_factory.mktemp("ens")
+    study = optuna.create_study(
+        study_name="ens", storage=open_storage(None, "ens", folder), direction="maximize"
+    )
+    root = artifacts_dir("ens", folder)
+    for family in ("linear", "mlp", "boosting"):
+        _fit_and_save(study, family, quick_params(family), tiny_split, root)
+    return study, folder
+
+
+def test_the_exported_ensemble_is_one_onnx_graph_that_matches_its_members(
+    ensemble_study: tuple, tmp_path: Path
+) -> None:
+    from automl_fashion.export import export_ensemble
+
+    study, folder = ensemble_study
+    ens = build_ensemble(study, artifacts_dir("ens", folder))
+    assert ens is not None and ens.members
+    assert sum(m.weight for m in ens.members) == pytest.approx(1.0)
+    assert 0.5 < ens.val_accuracy <= 1 and 0.5 < ens.best_single_val_accuracy <= 1
+    result = export_ensemble(ens, tmp_path / "model", study="ens")
+    assert result.family == "ensemble" and result.parity >= 0.999
+    card = json.loads((tmp_path / "model" / "model_card.json").read_text())
+    assert [m["trial"] for m in card["params"]["members"]] == [m.trial for m in ens.members]
+    for name in card["files"]["native"]:
+        assert (tmp_path / "model" / name).is_file()
+    # it loads like any exported model, and onnxruntime alone runs it
+    X, y = load_test()
+    model = load_model(tmp_path / "model", threads=1)
+    assert np.mean(model.predict(X[:2000]) == y[:2000]) > 0.7
+    code = (
+        "import sys, numpy as np, onnxruntime as ort; "
+        "assert 'torch' not in sys.modules; "
+        f"s = ort.InferenceSession({str(tmp_path / 'model' / 'model.onnx')!r}); "
+        "p = s.run(None, {'pixels': np.zeros((3, 28, 28), np.float32)})[0]; "
+        "assert p.shape == (3, 10) and np.allclose(p.sum(1), 1, atol=1e-4)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_export_uses_the_ensemble_only_when_it_wins_out_of_sample(
+    ensemble_study: tuple, tmp_path: Path
+) -> None:
+    study, folder = ensemble_study
+    ens = build_ensemble(study, artifacts_dir("ens", folder))
+    assert ens is not None
+    result = export_trial(study, tmp_path / "auto", studies_dir=str(folder))
+    expected = "ensemble" if ens.helps else study.best_trial.params["family"]
+    assert result.family == expected
+    single = export_trial(study, tmp_path / "single", studies_dir=str(folder), ensemble=False)
+    assert single.family == study.best_trial.params["family"]
+    assert single.trial == study.best_trial.number
+
+
+def test_an_ensemble_needs_two_saved_models_on_the_same_validation_images(
+    tiny_split: Split, tmp_path: Path
+) -> None:
+    study = optuna.create_study(
+        study_name="one", storage=open_storage(None, "one", tmp_path), direction="maximize"
+    )
+    root = artifacts_dir("one", tmp_path)
+    _fit_and_save(study, "linear", _linear(1), tiny_split, root)
+    assert build_ensemble(study, root) is None
+    other = Split(
+        tiny_split.X_train, tiny_split.y_train, tiny_split.X_val[:-10], tiny_split.y_val[:-10]
+    )
+    _fit_and_save(study, "linear", _linear(2), other, root)  # another split (a resumed study)
+    assert build_ensemble(study, root) is None
