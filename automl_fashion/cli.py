@@ -199,7 +199,25 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         return 1
     table = table[[c for c in columns if c in table.columns]]
     print_table(table, args.format, console, title=f"Study {args.study}", show_params=args.params)
+    if args.format == "table":
+        _print_ensemble(study, args.studies_dir, console)
     return 0
+
+
+def _print_ensemble(study, studies_dir: str | None, console) -> None:  # type: ignore[no-untyped-def]
+    """One line on the ensemble of the models saved on this machine, if there are two."""
+    from automl_fashion.ensemble import build_ensemble
+    from automl_fashion.storage import artifacts_dir
+
+    ens = build_ensemble(study, artifacts_dir(study.study_name, studies_dir))
+    if ens is None:
+        return
+    mix = ", ".join(f"{m.family} #{m.trial} x{m.weight:.2f}" for m in ens.members)
+    verdict = "export uses it" if ens.helps else "export keeps the best single model"
+    console.print(
+        f"Ensemble of the saved models ({mix}): {ens.val_accuracy:.2%} on held-out validation "
+        f"halves, best single model {ens.best_single_val_accuracy:.2%}; {verdict}."
+    )
 
 
 def print_table(table, fmt: str, console, title: str = "", show_params: bool = False) -> None:  # type: ignore[no-untyped-def]

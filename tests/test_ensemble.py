@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,8 @@ from automl_fashion.export import export_trial
 from automl_fashion.search_space import load_space
 from automl_fashion.storage import artifacts_dir, open_storage
 from tests.families.test_contract import quick_params
+
+CLI = [sys.executable, "-m", "automl_fashion"]
 
 
 def _onehot(pred: np.ndarray, confidence: float = 0.6) -> np.ndarray:
@@ -164,3 +167,19 @@ def test_an_ensemble_needs_two_saved_models_on_the_same_validation_images(
     )
     _fit_and_save(study, "linear", _linear(2), other, root)  # another split (a resumed study)
     assert build_ensemble(study, root) is None
+
+
+def test_the_leaderboard_reports_the_ensemble(ensemble_study: tuple) -> None:
+    study, folder = ensemble_study
+    ens = build_ensemble(study, artifacts_dir("ens", folder))
+    assert ens is not None
+    run = subprocess.run(
+        [*CLI, "leaderboard", "--study", "ens", "--studies-dir", str(folder), "--by-family"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert run.returncode == 0, run.stderr
+    out = " ".join(run.stdout.split())
+    assert "Ensemble of the saved models" in out
+    assert f"{ens.val_accuracy:.2%} on held-out validation halves" in out
