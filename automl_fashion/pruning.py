@@ -45,10 +45,10 @@ class FamilyPruner(BasePruner):
     """Apply an Optuna pruner within each family.
 
     Args:
-        factory: Builds a fresh Optuna pruner; called once per family.
+        factory: Builds a fresh Optuna pruner for a family; called once per family.
     """
 
-    def __init__(self, factory: Callable[[], BasePruner]) -> None:
+    def __init__(self, factory: Callable[[str], BasePruner]) -> None:
         self._factory = factory
         self._pruners: dict[str, BasePruner] = {}
 
@@ -57,8 +57,18 @@ class FamilyPruner(BasePruner):
         if family is None:
             return False
         if family not in self._pruners:
-            self._pruners[family] = self._factory()
+            self._pruners[family] = self._factory(str(family))
         return self._pruners[family].prune(_FamilyStudy(study, family), trial)
+
+
+def _min_resource(family: str) -> int | str:
+    """The family's first prunable rung (``Family.min_resource``); "auto" if unknown."""
+    from automl_fashion import families
+
+    try:
+        return families.get(family).min_resource
+    except Exception:  # a family name from a plugin that is not loaded here
+        return "auto"
 
 
 def make_pruner(name: str, **kwargs: Any) -> BasePruner:
@@ -69,14 +79,14 @@ def make_pruner(name: str, **kwargs: Any) -> BasePruner:
     """
     if name == "sha":
         return FamilyPruner(
-            lambda: optuna.pruners.SuccessiveHalvingPruner(
-                min_resource=kwargs.get("min_resource", "auto"),
+            lambda family: optuna.pruners.SuccessiveHalvingPruner(
+                min_resource=kwargs.get("min_resource", _min_resource(family)),
                 reduction_factor=kwargs.get("reduction_factor", 3),
             )
         )
     if name == "median":
         return FamilyPruner(
-            lambda: optuna.pruners.MedianPruner(
+            lambda family: optuna.pruners.MedianPruner(
                 n_startup_trials=kwargs.get("n_startup_trials", 3),
                 n_warmup_steps=kwargs.get("n_warmup_steps", 1),
             )

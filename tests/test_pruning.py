@@ -12,7 +12,7 @@ from automl_fashion.pruning import make_pruner
 def _trial(study: optuna.Study, family: str, values: list[float]) -> bool:
     study.enqueue_trial({"family": family})
     trial = study.ask()
-    assert trial.suggest_categorical("family", ["a", "b"]) == family
+    assert trial.suggest_categorical("family", ["a", "b", "cnn"]) == family
     for step, value in enumerate(values, start=1):
         trial.report(value, step)
         if trial.should_prune():
@@ -52,3 +52,13 @@ def test_the_same_weak_trial_survives_in_a_study_without_pruning_peers() -> None
 def test_unknown_pruner_is_named() -> None:
     with pytest.raises(ConfigError, match=r"--pruner: unknown pruner 'foo'"):
         make_pruner("foo")
+
+
+def test_networks_are_compared_from_their_third_epoch_on() -> None:
+    """Early epochs of runs with different schedules say little: a CNN that warms up slowly
+    survives two weak epochs, where a family without that rule is pruned at once."""
+    for family, pruned in (("cnn", False), ("a", True)):
+        study = optuna.create_study(direction="maximize", pruner=make_pruner("sha"))
+        for _ in range(6):
+            _trial(study, family, [0.80, 0.84, 0.88, 0.90])
+        assert _trial(study, family, [0.30, 0.60, 0.91, 0.92]) is pruned

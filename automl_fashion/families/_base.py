@@ -77,6 +77,8 @@ class Family(ABC):
     fidelity: ClassVar[str]
     #: Whether the family trains with torch (its thread pool is then capped too).
     uses_torch: ClassVar[bool] = False
+    #: The first rung successive halving may prune at ("auto": Optuna's estimate).
+    min_resource: ClassVar[int | str] = "auto"
 
     def __init__(
         self,
