@@ -82,7 +82,11 @@ def run_ours(budget: float, quick: bool) -> dict[str, Any]:
         "test_accuracy": card["test_accuracy"],
         "curve": curve,
         "trials": len(study.trials),
-        "final": f"{card['family']} (trial {card['trial']})",
+        "final": (
+            "ensemble of " + " + ".join(m["family"] for m in card["params"]["members"])
+            if card["family"] == "ensemble"
+            else f"{card['family']} (trial {card['trial']})"
+        ),
     }
 
 
