@@ -83,7 +83,8 @@ class SVMFamily(Family):
         rng = np.random.default_rng(self.seed)
         sizes = rung_sizes(int(p["train_size"]), len(data.y_train))
         order = balanced_order(data.y_train, rng)[: sizes[-1]]
-        X_raw = featurize(data.X_train[order], p["features"], hog_cell=int(p.get("hog_cell", 4)))
+        # features of the whole training set, then the rows: HOG of it is cached per worker
+        X_raw = featurize(data.X_train, p["features"], hog_cell=int(p.get("hog_cell", 4)))[order]
         y = data.y_train[order]
         sample = X_raw[:PCA_FIT]
         self.scaler_: StandardScaler | None = None

@@ -145,3 +145,20 @@ def test_hog_cell_exists_only_with_hog_features(name: str) -> None:
     assert "hog_cell" not in space.validate({**init, "features": "pixels"})
     with pytest.raises(ConfigError, match="hog_cell"):
         space.validate({**init, "features": "hog"})
+
+
+def test_hog_of_the_same_images_is_computed_once_per_process(tiny_split: Split) -> None:
+    from automl_fashion.families import _features
+
+    X = tiny_split.X_train  # 3,000 images: above the smallest batch that is kept
+    first = _features.hog(X, cell=7)
+    again = _features.hog(X.copy(), cell=7)  # same bytes, another array
+    assert again is first and not first.flags.writeable
+    assert _features.hog(X, cell=4) is not first  # another cell size is another entry
+    changed = X.copy()
+    changed[0, 10, 10] ^= 0xFF
+    other = _features.hog(changed, cell=7)
+    assert other is not first and not np.array_equal(other[0], first[0])
+    assert np.array_equal(other[1:], first[1:])
+    small = _features.hog(X[:100], cell=7)  # below the threshold: computed, not kept
+    assert small.flags.writeable and np.array_equal(small, first[:100])
