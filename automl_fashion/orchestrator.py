@@ -243,6 +243,35 @@ def _worker(
     return counts
 
 
+def _split_settings(config: SearchConfig) -> dict[str, int | None]:
+    """What decides the training / validation split: one study keeps one split."""
+    return {
+        "seed": config.seed,
+        "val_size": config.val_size,
+        "train_per_class": config.train_per_class,
+    }
+
+
+def _check_split(study: optuna.Study, config: SearchConfig) -> None:
+    """Resuming a study with settings that change its split would compare trials on
+    different validation images: refuse, and say how to resume."""
+    if not study.get_trials(deepcopy=False):
+        return
+    recorded = study.user_attrs
+    changed = {
+        key: value
+        for key, value in _split_settings(config).items()
+        if key in recorded and recorded[key] != value
+    }
+    if changed:
+        names = {"seed": "--seed", "train_per_class": "--train-per-class"}
+        flags = ", ".join(f"{names.get(k, k)} {recorded[k]} (not {v})" for k, v in changed.items())
+        raise ConfigError(
+            f"study {config.study!r} was started with {flags}: its trials are compared on "
+            "one validation split, so resume it with the same settings, or start a new --study"
+        )
+
+
 def join_config(config: SearchConfig, budget: float | None) -> SearchConfig:
     """A worker's configuration for an existing study: its families, its remaining budget.
 
@@ -266,6 +295,9 @@ def join_config(config: SearchConfig, budget: float | None) -> SearchConfig:
     config.budget = budget
     config.warm_start = False
     config.join = True
+    # the study's split, whatever this machine's flags say
+    for key, value in _split_settings(config).items():
+        setattr(config, key, attrs.get(key, value))
     return config
 
 
@@ -286,9 +318,11 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(config)
     if not config.join:
+        _check_split(study, config)
         study.set_user_attr("deadline", t_start + config.budget)
         study.set_user_attr("families", list(config.families))
-        study.set_user_attr("seed", config.seed)
+        for key, value in _split_settings(config).items():
+            study.set_user_attr(key, value)
     recovered = recover_stale_trials(study)
     _requeue_interrupted(study)
     if config.warm_start:

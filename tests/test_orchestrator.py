@@ -228,3 +228,18 @@ def test_live_progress_and_summary(env: dict[str, str]) -> None:
     assert "workers 1 x" in out.stdout and "trials:" in out.stdout  # the live panel
     assert "sleepy" in out.stdout and "best val acc" in out.stdout
     assert "Best: trial" in out.stdout  # the summary
+
+
+def test_resuming_with_another_split_is_refused(env: dict[str, str]) -> None:
+    """The seed and subset decide the validation images; one study keeps one split."""
+    set_sleepy(env, rung_seconds=0.05, epochs=2)
+    subprocess.run(search_cmd("6s", "--jobs", "1"), env=env, capture_output=True)
+    n_trials = len(load(env).get_trials())
+    assert n_trials >= 1
+    out = subprocess.run(
+        search_cmd("4s", "--jobs", "1", "--seed", "3"), env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 2, out.stderr
+    assert "--seed 0 (not 3)" in out.stderr and "start a new --study" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert len(load(env).get_trials()) == n_trials and load(env).user_attrs["seed"] == 0
