@@ -80,7 +80,9 @@ def trial_config(trial: FrozenTrial, spaces_dir: str | None = None) -> tuple[str
     chosen = {k[len(prefix) :]: v for k, v in trial.params.items() if k.startswith(prefix)}
     space = load_space(family, spaces_dir)
     fixed = {p.name: p.value for p in space.params if p.type == "fixed"}
-    return family, space.validate({**fixed, **chosen})
+    # what the trial really trained with, when it shortened itself to end within the budget
+    shortened = dict(trial.user_attrs.get("shortened_to", {}))
+    return family, space.validate({**fixed, **chosen, **shortened})
 
 
 def export_trial(

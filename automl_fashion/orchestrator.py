@@ -200,6 +200,7 @@ def _worker(
         config.device,
         config.spaces_dir,
         artifacts=str(artifacts_dir(config.study, config.studies_dir)),
+        deadline=soft,
     )
     deadline = Deadline(at=soft)
     current: dict[str, optuna.Trial | None] = {"trial": None}

@@ -35,6 +35,8 @@ class TrialSettings:
     spaces_dir: str | None = None
     #: Where the best trials of each family save their models (None: nowhere).
     artifacts: str | None = None
+    #: When trials are stopped (time.time()); scheduled training shortens itself to fit.
+    deadline: float | None = None
 
 
 def suggest(trial: optuna.Trial, settings: TrialSettings) -> tuple[str, dict[str, object]]:
@@ -77,7 +79,10 @@ def run_trial(
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at step {step} with {accuracy:.4f}")
 
-        model.fit(data, report)
+        model.fit(data, report, deadline=settings.deadline)
+        shortened = {k: v for k, v in model.params.items() if params.get(k) != v}
+        if shortened:  # e.g. fewer epochs, to end within the budget
+            trial.set_user_attr("shortened_to", shortened)
         t0 = time.perf_counter()
         proba = model.predict_proba(data.X_val)
         predict_s = time.perf_counter() - t0

@@ -152,3 +152,22 @@ def test_export_of_a_trial_without_a_saved_model_retrains_it(tmp_path: Path) -> 
     assert card["params"]["features"] == "pixels" and card["params"]["epochs"] == 1
     assert "50000 training images" in card["trained_on"]
     assert result.parity >= 0.999 and 0.75 < result.test_accuracy < 0.9
+
+
+def test_a_shortened_trial_is_exported_with_what_it_trained() -> None:
+    import optuna
+
+    from automl_fashion.export import trial_config
+    from automl_fashion.search_space import load_space
+
+    space = load_space("mlp")
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({"family": "mlp", **space.trial_params({**space.init, "epochs": 30})})
+    trial = study.ask()
+    trial.suggest_categorical("family", ["mlp"])
+    space.suggest(trial)
+    trial.set_user_attr("shortened_to", {"epochs": 7})
+    study.tell(trial, 0.9)
+    family, params = trial_config(study.best_trial)
+    assert family == "mlp" and params["epochs"] == 7
+    assert params["width"] == space.init["width"]

@@ -92,12 +92,22 @@ class Family(ABC):
         self.seed = seed
         self.threads = threads
         self.device = device
+        self.deadline: float | None = None
 
     # -- called by the orchestrator, tests and export ---------------------------------
-    def fit(self, data: Split, report: Report | None = None) -> Self:
-        """Train on ``data.X_train`` and report validation accuracy after each rung."""
+    def fit(
+        self, data: Split, report: Report | None = None, *, deadline: float | None = None
+    ) -> Self:
+        """Train on ``data.X_train`` and report validation accuracy after each rung.
+
+        ``deadline`` (a ``time.time()`` value) is when the caller will stop this fit at a
+        rung; families whose training follows a schedule fixed in advance (the torch
+        families' learning rate over epochs) shorten it to end in time instead, and record
+        the shortened parameters in ``params``.
+        """
         if self.threads < 1:
             raise ValueError(f"threads must be >= 1; got {self.threads}")
+        self.deadline = deadline
         self.history_: list[tuple[int, float]] = []
         outer = report or _no_report
 

@@ -9,6 +9,7 @@ pruner sees.
 from __future__ import annotations
 
 import math
+import time
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 # Fashion-MNIST training-set pixel statistics (on the 0..1 scale)
 MEAN, STD = 0.2860, 0.3530
 EVAL_BATCH = 1024
+#: A schedule is not shortened below this many epochs (the first rung pruning looks at).
+MIN_EPOCHS = 3
 
 
 def pick_device(device: str) -> torch.device:
@@ -90,6 +93,14 @@ def augment(
     return x
 
 
+def epochs_within(deadline: float, now: float, per_epoch: float, planned: int) -> int:
+    """How many epochs in all (one done) fit before ``deadline``, keeping half an epoch for
+    the final prediction: ``planned`` if all do, never fewer than ``MIN_EPOCHS``."""
+    left = deadline - now - 0.5 * per_epoch
+    fit = 1 + int(left // per_epoch) if per_epoch > 0 else planned
+    return planned if fit >= planned else max(MIN_EPOCHS, fit)
+
+
 class TorchFamily(Family):
     """A torch classifier trained by SGD/AdamW with an optional OneCycle/cosine schedule.
 
@@ -104,7 +115,7 @@ class TorchFamily(Family):
     #: Learning-rate schedules of runs with different lengths are in different phases for
     #: the first epochs (a 40-epoch OneCycle run is still warming up at epoch 1): compared
     #: there, long runs are pruned for being long. The 1-hour benchmark pruned 33 of 35 CNNs.
-    min_resource = 3
+    min_resource = MIN_EPOCHS
     #: Convolutions run ~1.6x faster on CPU in NHWC layout (measured, torch 2.13, 1 thread).
     channels_last = False
 
@@ -149,17 +160,24 @@ class TorchFamily(Family):
         else:
             opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
         schedule = p("schedule", "onecycle")
-        sched: torch.optim.lr_scheduler.LRScheduler | None = None
-        if schedule == "onecycle":
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.25
-            )
-        elif schedule == "cosine":
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps_per_epoch)
+
+        def make_schedule(steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+            if schedule == "onecycle":
+                return torch.optim.lr_scheduler.OneCycleLR(
+                    opt, max_lr=lr, total_steps=steps, pct_start=0.25
+                )
+            if schedule == "cosine":
+                return torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+            return None
+
+        sched = make_schedule(epochs * steps_per_epoch)
         smoothing = float(p("label_smoothing", 0.0))
         flip, shift, erase = bool(p("flip", False)), int(p("shift", 0)), float(p("erase", 0.0))
 
-        for epoch in range(1, epochs + 1):
+        epoch = 0
+        while epoch < epochs:
+            epoch += 1
+            started = time.time()
             model.train()
             order = torch.randperm(len(X), generator=gen, device=device)
             total = torch.zeros((), device=device)
@@ -183,6 +201,14 @@ class TorchFamily(Family):
             self.last_loss_ = mean_loss
             val_pred = self._logits(X_val).argmax(1)
             report(epoch, float((val_pred == y_val).float().mean()))
+            if epoch == 1 and self.deadline is not None:
+                fit = epochs_within(self.deadline, time.time(), time.time() - started, epochs)
+                if fit < epochs:
+                    # a schedule cut off by the deadline leaves a model at a high learning
+                    # rate: rather run the whole schedule over the epochs that fit
+                    epochs = fit
+                    self.params["epochs"] = fit
+                    sched = make_schedule((fit - 1) * steps_per_epoch)
 
     @property
     def flip_tta(self) -> bool:

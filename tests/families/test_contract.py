@@ -100,3 +100,30 @@ def test_flip_trained_networks_average_each_image_with_its_mirror(
     X = tiny_split.X_val[:200]
     mirrored = model.predict_proba(np.ascontiguousarray(X[:, :, ::-1]))
     assert np.allclose(model.predict_proba(X), mirrored, atol=1e-5)
+
+
+def test_epochs_within_a_deadline() -> None:
+    from automl_fashion.families._torch import MIN_EPOCHS, epochs_within
+
+    assert epochs_within(100.0, 0.0, 10.0, planned=5) == 5  # all fit: unchanged
+    assert epochs_within(100.0, 0.0, 10.0, planned=40) == 10  # 9 more, half an epoch kept
+    assert epochs_within(100.0, 0.0, 19.0, planned=40) == 5
+    assert epochs_within(100.0, 95.0, 10.0, planned=40) == MIN_EPOCHS  # never below
+
+
+def test_a_network_shortens_its_schedule_to_end_before_the_deadline(tiny_split: Split) -> None:
+    """Rather than being stopped mid-schedule at a high learning rate, a network that
+    cannot finish its epochs in time runs a whole, shorter schedule."""
+    import time
+
+    params = {**quick_params("mlp"), "epochs": 40}
+    model = families.create("mlp", params, seed=0, threads=1, device="cpu")
+    steps: list[int] = []
+    model.fit(tiny_split, lambda step, acc: steps.append(step), deadline=time.time() + 3.0)
+    trained = model.params["epochs"]
+    assert 3 <= trained < 40 and steps == list(range(1, trained + 1))
+    assert model.predict(tiny_split.X_val).shape == (len(tiny_split.y_val),)
+    # without a deadline the planned schedule runs
+    model = families.create("mlp", {**params, "epochs": 5}, seed=0, threads=1, device="cpu")
+    model.fit(tiny_split, deadline=None)
+    assert model.params["epochs"] == 5 and len(model.history_) == 5
