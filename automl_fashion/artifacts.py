@@ -99,12 +99,18 @@ def save_if_top(
         trial.set_user_attr("artifact_error", f"{type(exc).__name__}: {exc}"[:300])
         return None
     trial.set_user_attr("artifact", str(final))
-    # this trial is not told yet: the family's top is the complete ones plus this one
-    keep = {n for _, n in sorted([*ranked, (value, trial.number)], reverse=True)[:KEEP_PER_FAMILY]}
-    for _, number in ranked:
-        if number not in keep:
-            shutil.rmtree(artifact_dir(root, number), ignore_errors=True)
     return final
+
+
+def drop_outside_top(study: optuna.Study, family: str, root: str | None) -> None:
+    """Remove the saved models of complete trials no longer among their family's best.
+
+    Called after ``tell``: a worker killed between saving and telling leaves the older
+    models in place, and trials not yet told are never touched."""
+    if root is None:
+        return
+    for _, number in _family_values(study, family)[KEEP_PER_FAMILY:]:
+        shutil.rmtree(artifact_dir(root, number), ignore_errors=True)
 
 
 def load_meta(root: str | os.PathLike[str] | None, trial_number: int) -> dict[str, Any] | None:

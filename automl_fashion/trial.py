@@ -14,7 +14,7 @@ import optuna
 from optuna.trial import TrialState
 
 from automl_fashion import families
-from automl_fashion.artifacts import save_if_top
+from automl_fashion.artifacts import drop_outside_top, save_if_top
 from automl_fashion.budget import BudgetExhausted
 from automl_fashion.data import Split
 from automl_fashion.errors import AutoMLFashionError
@@ -60,6 +60,7 @@ def run_trial(
     started = time.perf_counter()
     state = TrialState.FAIL
     value: float | None = None
+    saved = None
     trial.set_user_attr("n_train", len(data.y_train))
     trial.set_user_attr("n_val", len(data.y_val))
     try:
@@ -94,7 +95,7 @@ def run_trial(
             "predict_ms_per_1000", round(1000 * predict_s / len(data.y_val) * 1000, 3)
         )
         trial.set_user_attr("model_bytes", model.size_bytes())
-        save_if_top(study, trial, model, value, proba, data, settings.artifacts)
+        saved = save_if_top(study, trial, model, value, proba, data, settings.artifacts)
         state = TrialState.COMPLETE
     except optuna.TrialPruned:
         state = TrialState.PRUNED
@@ -112,6 +113,8 @@ def run_trial(
     trial.set_user_attr("trial_seconds", round(time.perf_counter() - started, 3))
     if state == TrialState.COMPLETE:
         study.tell(trial, value)
+        if saved is not None:
+            drop_outside_top(study, family, settings.artifacts)
     else:
         study.tell(trial, state=state)
     return state

@@ -13,7 +13,7 @@ import optuna
 import pytest
 
 from automl_fashion import families, load_model
-from automl_fashion.artifacts import KEEP_PER_FAMILY, save_if_top, saved_trials
+from automl_fashion.artifacts import KEEP_PER_FAMILY, drop_outside_top, save_if_top, saved_trials
 from automl_fashion.data import Split, load_test
 from automl_fashion.ensemble import build_ensemble, select
 from automl_fashion.export import export_trial
@@ -67,6 +67,7 @@ def _fit_and_save(
     space.suggest(trial)
     save_if_top(study, trial, model, value, proba, data, str(root))
     study.tell(trial, value)
+    drop_outside_top(study, family, str(root))
     return trial.number, value
 
 
