@@ -184,6 +184,7 @@ def _worker(
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
     interrupted = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+    parent = os.getppid()  # the search: if it dies (kill -9), this worker stops too
     study = open_study(config, worker=index)
     data = load_split(val_size=config.val_size, seed=config.seed, data_dir=config.data_dir)
     if config.train_per_class:
@@ -225,6 +226,8 @@ def _worker(
     def should_stop() -> BaseException | None:
         if interrupted.is_set() or os.path.exists(stop_file):
             return Interrupted("interrupted by the user")
+        if os.getppid() != parent:
+            return Interrupted("the search process ended")
         if deadline.passed():
             return BudgetExhausted("the search budget is spent")
         return None
@@ -353,6 +356,9 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
 
     pool = threading.Thread(target=run_pool, daemon=True)
     pool.start()
+    # `kill` (SIGTERM) stops the search the way Ctrl-C does: trials end at their next rung
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if on_main_thread else None
     try:
         while pool.is_alive():
             pool.join(timeout=1.0)
@@ -370,6 +376,8 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
         except KeyboardInterrupt:
             pass
     finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
         get_reusable_executor().shutdown(wait=True, kill_workers=True)
         stop_file.unlink(missing_ok=True)
     recover_stale_trials(study, retry=True)
@@ -422,6 +430,10 @@ def _export_best(study: optuna.Study, number: int, config: SearchConfig) -> Any:
         spaces_dir=config.spaces_dir,
         studies_dir=config.studies_dir,
     )
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _is_worker_exit(exc: object) -> bool:

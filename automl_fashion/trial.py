@@ -103,8 +103,8 @@ def run_trial(
     except BudgetExhausted:
         state = TrialState.PRUNED
         trial.set_user_attr("stop_reason", "budget")
-    except Interrupted:
-        trial.set_user_attr("fail_reason", "interrupted by the user")
+    except Interrupted as exc:
+        trial.set_user_attr("fail_reason", str(exc))
     except MemoryError:
         trial.set_user_attr("fail_reason", "out of memory")
     except Exception as exc:  # a broken trial must never stop the search

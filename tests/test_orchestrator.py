@@ -220,6 +220,55 @@ def test_ctrl_c_stops_cleanly_and_resume_retries(env: dict[str, str]) -> None:
     assert {t.number for t in interrupted} <= retried
 
 
+def _two_running(env: dict[str, str]) -> bool:
+    return (Path(env["AUTOML_FASHION_STUDIES"]) / "t.journal").exists() and sum(
+        t.state == TrialState.RUNNING for t in load(env).get_trials()
+    ) == 2
+
+
+def test_sigterm_stops_like_ctrl_c_and_leaves_no_worker(env: dict[str, str]) -> None:
+    set_sleepy(env, rung_seconds=0.5, epochs=20, diverge=False)
+    before = loky_workers()
+    proc = subprocess.Popen(
+        search_cmd("5m", "--jobs", "2"),
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(lambda: _two_running(env))
+    proc.terminate()  # `kill PID`: the search process only
+    proc.communicate(timeout=60)
+    trials = load(env).get_trials()
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    interrupted = [t for t in trials if "interrupted" in t.user_attrs.get("fail_reason", "")]
+    assert len(interrupted) == 2, [(t.state, t.user_attrs) for t in trials]
+    time.sleep(0.5)
+    assert loky_workers() - before == set()
+
+
+def test_workers_stop_at_their_next_rung_when_the_search_is_killed(env: dict[str, str]) -> None:
+    set_sleepy(env, rung_seconds=0.5, epochs=20, diverge=False)
+    before = loky_workers()
+    proc = subprocess.Popen(
+        search_cmd("5m", "--jobs", "2"),
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for(lambda: _two_running(env))
+    workers = loky_workers() - before
+    assert workers
+    proc.kill()  # SIGKILL to the search alone: its workers are orphaned
+    proc.wait()
+    _wait_for(lambda: not (loky_workers() & workers))
+    trials = load(env).get_trials()
+    ended = [t for t in trials if t.user_attrs.get("fail_reason") == "the search process ended"]
+    assert len(ended) == 2 and not [t for t in trials if t.state == TrialState.RUNNING]
+
+
 def test_live_progress_and_summary(env: dict[str, str]) -> None:
     set_sleepy(env, rung_seconds=0.05, epochs=3, diverge=False)
     cmd = [c for c in search_cmd("8s", "--jobs", "1") if c != "--quiet"]
