@@ -48,6 +48,11 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     RESULTS.mkdir(exist_ok=True)
+    done = {r["family"] for r in rows}
+    if (RESULTS / "families.json").is_file():  # keep the rows of families not measured now
+        kept = json.loads((RESULTS / "families.json").read_text())["rows"]
+        rows = [r for r in kept if r["family"] not in done] + rows
+        rows.sort(key=lambda r: families.names().index(r["family"]))
     meta = {
         "threads": args.threads,
         "machine": platform.processor() or platform.machine(),
