@@ -54,6 +54,12 @@ def test_selection_keeps_one_model_when_others_only_hurt() -> None:
     assert counts.tolist() == [0, 0, 0, 1]
 
 
+def _new_study(name: str, folder: Path) -> optuna.Study:
+    return optuna.create_study(
+        study_name=name, storage=open_storage(None, name, folder), direction="maximize"
+    )
+
+
 def _fit_and_save(
     study: optuna.Study, family: str, params: dict, data: Split, root: Path, seed: int = 0
 ) -> tuple[int, float]:
@@ -80,9 +86,7 @@ def _linear(epochs: int) -> dict:
 def test_a_search_keeps_the_best_models_of_each_family_only(
     tiny_split: Split, tmp_path: Path
 ) -> None:
-    study = optuna.create_study(
-        study_name="keep", storage=open_storage(None, "keep", tmp_path), direction="maximize"
-    )
+    study = _new_study("keep", tmp_path)
     root = artifacts_dir("keep", tmp_path)
     values = {}
     for seed, epochs in enumerate([1, 2, 3, 1, 2]):
@@ -101,9 +105,7 @@ def test_a_search_keeps_the_best_models_of_each_family_only(
 @pytest.fixture(scope="module")
 def ensemble_study(tiny_split: Split, tmp_path_factory: pytest.TempPathFactory) -> tuple:
     folder = tmp_path_factory.mktemp("ens")
-    study = optuna.create_study(
-        study_name="ens", storage=open_storage(None, "ens", folder), direction="maximize"
-    )
+    study = _new_study("ens", folder)
     root = artifacts_dir("ens", folder)
     for family in ("linear", "mlp", "boosting"):
         _fit_and_save(study, family, quick_params(family), tiny_split, root)
@@ -157,9 +159,7 @@ def test_export_uses_the_ensemble_only_when_it_wins_out_of_sample(
 def test_an_ensemble_needs_two_saved_models_on_the_same_validation_images(
     tiny_split: Split, tmp_path: Path
 ) -> None:
-    study = optuna.create_study(
-        study_name="one", storage=open_storage(None, "one", tmp_path), direction="maximize"
-    )
+    study = _new_study("one", tmp_path)
     root = artifacts_dir("one", tmp_path)
     _fit_and_save(study, "linear", _linear(1), tiny_split, root)
     assert build_ensemble(study, root) is None

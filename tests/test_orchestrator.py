@@ -135,6 +135,18 @@ def test_parallel_workers_share_the_journal_without_errors(env: dict[str, str]) 
     assert any(t.state == TrialState.COMPLETE for t in trials)
 
 
+def _start_search(env: dict[str, str], output: int) -> subprocess.Popen[str]:
+    """A 5-minute search with two workers, in its own session (to signal it as a terminal would)."""
+    return subprocess.Popen(
+        search_cmd("5m", "--jobs", "2"),
+        env=env,
+        start_new_session=True,
+        stdout=output,
+        stderr=output,
+        text=True,
+    )
+
+
 def _wait_for(predicate, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -146,13 +158,7 @@ def _wait_for(predicate, timeout: float = 120.0) -> None:  # type: ignore[no-unt
 
 def test_resume_after_sigkill_loses_no_complete_trial(env: dict[str, str]) -> None:
     set_sleepy(env, rung_seconds=0.5, epochs=4, diverge=False)
-    proc = subprocess.Popen(
-        search_cmd("5m", "--jobs", "2"),
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = _start_search(env, subprocess.DEVNULL)
     try:
 
         def progressed() -> bool:
@@ -192,14 +198,7 @@ def test_resume_after_sigkill_loses_no_complete_trial(env: dict[str, str]) -> No
 
 def test_ctrl_c_stops_cleanly_and_resume_retries(env: dict[str, str]) -> None:
     set_sleepy(env, rung_seconds=0.5, epochs=20, diverge=False)
-    proc = subprocess.Popen(
-        search_cmd("5m", "--jobs", "2"),
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _start_search(env, subprocess.PIPE)
     _wait_for(
         lambda: (
             (Path(env["AUTOML_FASHION_STUDIES"]) / "t.journal").exists()
@@ -229,14 +228,7 @@ def _two_running(env: dict[str, str]) -> bool:
 def test_sigterm_stops_like_ctrl_c_and_leaves_no_worker(env: dict[str, str]) -> None:
     set_sleepy(env, rung_seconds=0.5, epochs=20, diverge=False)
     before = loky_workers()
-    proc = subprocess.Popen(
-        search_cmd("5m", "--jobs", "2"),
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _start_search(env, subprocess.PIPE)
     _wait_for(lambda: _two_running(env))
     proc.terminate()  # `kill PID`: the search process only
     proc.communicate(timeout=60)
@@ -251,13 +243,7 @@ def test_sigterm_stops_like_ctrl_c_and_leaves_no_worker(env: dict[str, str]) -> 
 def test_workers_stop_at_their_next_rung_when_the_search_is_killed(env: dict[str, str]) -> None:
     set_sleepy(env, rung_seconds=0.5, epochs=20, diverge=False)
     before = loky_workers()
-    proc = subprocess.Popen(
-        search_cmd("5m", "--jobs", "2"),
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = _start_search(env, subprocess.DEVNULL)
     _wait_for(lambda: _two_running(env))
     workers = loky_workers() - before
     assert workers
