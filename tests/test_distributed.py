@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
+from automl_fashion.storage import open_storage
 from tests.test_orchestrator import env, set_sleepy  # noqa: F401 - fixtures and helpers
 
 PG = os.environ.get("AUTOML_FASHION_TEST_PG")
@@ -45,7 +46,9 @@ def cmd(command: str, study: str, *extra: str) -> list[str]:
 
 
 def load(study: str) -> optuna.Study:
-    return optuna.load_study(study_name=study, storage=str(PG))
+    # open_storage, not a bare URL: the search may be creating Optuna's tables in the new
+    # database at this very moment, and only open_storage retries that race
+    return optuna.load_study(study_name=study, storage=open_storage(str(PG), study))
 
 
 def wait_for(predicate, proc: subprocess.Popen[str] | None = None, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
