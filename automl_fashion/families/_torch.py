@@ -164,7 +164,12 @@ class TorchFamily(Family):
         def make_schedule(steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
             if schedule == "onecycle":
                 return torch.optim.lr_scheduler.OneCycleLR(
-                    opt, max_lr=lr, total_steps=steps, pct_start=0.25
+                    opt,
+                    max_lr=lr,
+                    total_steps=steps,
+                    pct_start=0.25,
+                    # cycling would overwrite the tuned SGD momentum; AdamW's beta1 cycles
+                    cycle_momentum=not isinstance(opt, torch.optim.SGD),
                 )
             if schedule == "cosine":
                 return torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
