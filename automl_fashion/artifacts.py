@@ -28,9 +28,9 @@ def artifact_dir(root: str | os.PathLike[str], trial_number: int) -> Path:
     return Path(root) / f"trial-{trial_number}"
 
 
-#: Models kept per family: the ensemble draws on them (three CNNs of different shapes
+#: Models kept per family: the ensemble draws on them (several CNNs of different shapes
 #: average better than one), and the disk holds at most this many per family.
-KEEP_PER_FAMILY = 3
+KEEP_PER_FAMILY = 5
 VAL_FILE = "val.npz"  # validation probabilities and the labels they were scored on
 
 
