@@ -6,12 +6,14 @@ instead of training, so that timing is about the orchestrator and not the machin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import optuna
@@ -135,16 +137,43 @@ def test_parallel_workers_share_the_journal_without_errors(env: dict[str, str]) 
     assert any(t.state == TrialState.COMPLETE for t in trials)
 
 
-def _start_search(env: dict[str, str], output: int) -> subprocess.Popen[str]:
-    """A 5-minute search with two workers, in its own session (to signal it as a terminal would)."""
-    return subprocess.Popen(
-        search_cmd("5m", "--jobs", "2"),
-        env=env,
-        start_new_session=True,
-        stdout=output,
-        stderr=output,
-        text=True,
-    )
+Start = Callable[[int], "subprocess.Popen[str]"]
+
+
+@pytest.fixture
+def start_search(env: dict[str, str]) -> Iterator[Start]:
+    """Start a 5-minute search with two workers, in its own session (to signal it as a
+    terminal would). Whatever the test's outcome, its process group is killed at teardown,
+    so a failed test leaves no workers behind to confuse the next one."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(output: int) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            search_cmd("5m", "--jobs", "2"),
+            env=env,
+            start_new_session=True,
+            stdout=output,
+            stderr=output,
+            text=True,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+
+
+def _two_running(env: dict[str, str]) -> bool:
+    if not (Path(env["AUTOML_FASHION_STUDIES"]) / "t.journal").exists():
+        return False
+    try:
+        trials = load(env).get_trials()
+    except KeyError:
+        return False  # the journal exists, the study is not written to it yet
+    return sum(t.state == TrialState.RUNNING for t in trials) == 2
 
 
 def _wait_for(predicate, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
@@ -156,9 +185,11 @@ def _wait_for(predicate, timeout: float = 120.0) -> None:  # type: ignore[no-unt
     raise AssertionError("condition not reached in time")
 
 
-def test_resume_after_sigkill_loses_no_complete_trial(env: dict[str, str]) -> None:
+def test_resume_after_sigkill_loses_no_complete_trial(
+    env: dict[str, str], start_search: Start
+) -> None:
     set_sleepy(env, rung_seconds=0.5, epochs=4, diverge=False)
-    proc = _start_search(env, subprocess.DEVNULL)
+    proc = start_search(subprocess.DEVNULL)
     try:
 
         def progressed() -> bool:
@@ -196,15 +227,10 @@ def test_resume_after_sigkill_loses_no_complete_trial(env: dict[str, str]) -> No
     assert not [t for t in after if t.state == TrialState.RUNNING]
 
 
-def test_ctrl_c_stops_cleanly_and_resume_retries(env: dict[str, str]) -> None:
+def test_ctrl_c_stops_cleanly_and_resume_retries(env: dict[str, str], start_search: Start) -> None:
     set_sleepy(env, rung_seconds=0.5, epochs=20, diverge=False)
-    proc = _start_search(env, subprocess.PIPE)
-    _wait_for(
-        lambda: (
-            (Path(env["AUTOML_FASHION_STUDIES"]) / "t.journal").exists()
-            and sum(t.state == TrialState.RUNNING for t in load(env).get_trials()) == 2
-        )
-    )
+    proc = start_search(subprocess.PIPE)
+    _wait_for(lambda: _two_running(env))
     start = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
     proc.communicate(timeout=60)
@@ -219,16 +245,12 @@ def test_ctrl_c_stops_cleanly_and_resume_retries(env: dict[str, str]) -> None:
     assert {t.number for t in interrupted} <= retried
 
 
-def _two_running(env: dict[str, str]) -> bool:
-    return (Path(env["AUTOML_FASHION_STUDIES"]) / "t.journal").exists() and sum(
-        t.state == TrialState.RUNNING for t in load(env).get_trials()
-    ) == 2
-
-
-def test_sigterm_stops_like_ctrl_c_and_leaves_no_worker(env: dict[str, str]) -> None:
+def test_sigterm_stops_like_ctrl_c_and_leaves_no_worker(
+    env: dict[str, str], start_search: Start
+) -> None:
     set_sleepy(env, rung_seconds=0.5, epochs=20, diverge=False)
     before = loky_workers()
-    proc = _start_search(env, subprocess.PIPE)
+    proc = start_search(subprocess.PIPE)
     _wait_for(lambda: _two_running(env))
     proc.terminate()  # `kill PID`: the search process only
     proc.communicate(timeout=60)
@@ -240,10 +262,12 @@ def test_sigterm_stops_like_ctrl_c_and_leaves_no_worker(env: dict[str, str]) -> 
     assert loky_workers() - before == set()
 
 
-def test_workers_stop_at_their_next_rung_when_the_search_is_killed(env: dict[str, str]) -> None:
+def test_workers_stop_at_their_next_rung_when_the_search_is_killed(
+    env: dict[str, str], start_search: Start
+) -> None:
     set_sleepy(env, rung_seconds=0.5, epochs=20, diverge=False)
     before = loky_workers()
-    proc = _start_search(env, subprocess.DEVNULL)
+    proc = start_search(subprocess.DEVNULL)
     _wait_for(lambda: _two_running(env))
     workers = loky_workers() - before
     assert workers
