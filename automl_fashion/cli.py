@@ -249,6 +249,7 @@ def print_table(table, fmt: str, console, title: str = "", show_params: bool = F
         ]
         print("\n".join([header, rule, *body]))
         return
+    from rich import box
     from rich.table import Table
 
     names = {
@@ -270,12 +271,45 @@ def print_table(table, fmt: str, console, title: str = "", show_params: bool = F
         shown = shown.drop(columns=["ci_low", "ci_high"])
     if not show_params:
         shown = shown.drop(columns=[c for c in ("params",) if c in shown])
-    rich_table = Table(title=title)
-    for col in shown.columns:
-        rich_table.add_column(names.get(col, col), overflow="fold")
-    for row in shown.itertuples(index=False):
-        rich_table.add_row(*["" if v is None or v != v else str(v) for v in row])
-    console.print(rich_table)
+    if "predict_ms_per_1000" in shown:
+        shown["predict_ms_per_1000"] = shown["predict_ms_per_1000"].map(
+            lambda v: "" if v is None or v != v else f"{v:.1f}"
+        )
+
+    def build(frame):  # type: ignore[no-untyped-def]
+        rich_table = Table(title=title, box=box.SIMPLE_HEAD)
+        for col in frame.columns:
+            free_text = col in ("reason", "params")  # long: these wrap, the rest never do
+            rich_table.add_column(names.get(col, col), no_wrap=not free_text, overflow="fold")
+        for row in frame.itertuples(index=False):
+            rich_table.add_row(*["" if v is None or v != v else str(v) for v in row])
+        return rich_table
+
+    # on a narrow terminal, drop the least needed columns rather than fold every cell
+    unbounded = console.options.update_width(100_000)
+
+    def fits(frame) -> bool:  # type: ignore[no-untyped-def]
+        fixed = build(frame.drop(columns=[c for c in ("reason", "params") if c in frame]))
+        room = sum(  # the wrapped columns get up to 30 characters each
+            3 + min(30, int(frame[c].astype(str).str.len().max()))
+            for c in ("reason", "params")
+            if c in frame and len(frame)
+        )
+        return bool(console.measure(fixed, options=unbounded).maximum + room <= console.width)
+
+    hidden = []
+    for col in ("95% CI", "model_bytes", "state", "pareto", "predict_ms_per_1000"):
+        if fits(shown):
+            break
+        if col in shown:
+            shown = shown.drop(columns=[col])
+            hidden.append(names.get(col, col))
+    console.print(build(shown))
+    if hidden:
+        console.print(
+            f"[dim]Hidden to fit {console.width} columns: {', '.join(hidden)} "
+            "(widen the terminal, or use --format csv).[/dim]"
+        )
 
 
 def _human_bytes(value: object) -> str:

@@ -85,8 +85,8 @@ def test_wilson_interval_contains_the_estimate() -> None:
     assert all(math.isnan(v) for v in lb.wilson_interval(0.9, 0))
 
 
-def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AUTOML_FASHION_STUDIES": str(tmp_path), "COLUMNS": "200"}
+def run_cli(tmp_path: Path, *args: str, columns: int = 200) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AUTOML_FASHION_STUDIES": str(tmp_path), "COLUMNS": str(columns)}
     return subprocess.run(
         [sys.executable, "-m", "automl_fashion", *args], env=env, capture_output=True, text=True
     )
@@ -185,3 +185,22 @@ def test_report_on_a_study_without_complete_trials_is_an_error(tmp_path: Path) -
     optuna.create_study(study_name="none", storage=storage)
     out = run_cli(tmp_path, "report", "--study", "none", "--out", str(tmp_path / "rep"))
     assert out.returncode == 2 and "no complete trial" in out.stderr
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_the_table_fits_the_terminal_and_says_what_it_hid(tmp_path: Path, width: int) -> None:
+    make_study(tmp_path)
+    for extra in ([], ["--all"]):
+        out = run_cli(tmp_path, "leaderboard", "--study", "synthetic", *extra, columns=width)
+        assert out.returncode == 0, out.stderr
+        lines = out.stdout.splitlines()
+        assert max(len(line) for line in lines) <= width
+        assert "…" not in out.stdout  # whole values, never truncated cells
+        header = next(line for line in lines if "val acc" in line)
+        assert "family" in header and "score" in header and "fit s" in header
+        if width == 80:
+            assert "Hidden to fit 80 columns: 95% CI" in out.stdout
+        else:
+            assert "95% CI" in header and "front" in header and "Hidden" not in out.stdout
+        if extra:
+            assert "RuntimeError: boom" in out.stdout
