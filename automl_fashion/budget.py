@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ def parse_budget(text: str) -> float:
                 f"--budget: {text!r} is not a duration; expected e.g. 90s, 10m, 2h or 1h30m"
             ) from None
         seconds = sum(float(n) * _UNIT[u] for n, u in parts)
+    if not math.isfinite(seconds):
+        raise ConfigError(f"--budget: {text!r} is not a finite duration; expected e.g. 2h")
     if not seconds > 0:
         raise ConfigError(f"--budget: {text!r} must be longer than zero")
     return seconds

@@ -30,6 +30,12 @@ def test_rejects_malformed_durations_with_the_value(text: str) -> None:
         parse_budget(text)
 
 
+@pytest.mark.parametrize("text", ["inf", "nan", "1e999"])
+def test_rejects_endless_durations(text: str) -> None:
+    with pytest.raises(ConfigError, match="--budget"):
+        parse_budget(text)
+
+
 def test_rejects_zero() -> None:
     with pytest.raises(ConfigError, match="longer than zero"):
         parse_budget("0s")

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from automl_fashion.budget import BudgetExhausted
 from automl_fashion.data import Split
 from automl_fashion.errors import AutoMLFashionError
 from automl_fashion.threads import limit_threads
@@ -93,6 +94,7 @@ class Family(ABC):
         self.threads = threads
         self.device = device
         self.deadline: float | None = None
+        self._rung_times: list[float] = []
 
     # -- called by the orchestrator, tests and export ---------------------------------
     def fit(
@@ -109,6 +111,7 @@ class Family(ABC):
             raise ValueError(f"threads must be >= 1; got {self.threads}")
         self.deadline = deadline
         self.history_: list[tuple[int, float]] = []
+        self._rung_times = [time.time()]  # fit start, then the end of each rung
         outer = report or _no_report
 
         def checked(step: int, acc: float) -> None:
@@ -117,6 +120,7 @@ class Family(ABC):
             if self.history_ and step <= self.history_[-1][0]:
                 raise RuntimeError(f"{self.name}: report steps must increase; got {step}")
             self.history_.append((step, acc))
+            self._rung_times.append(time.time())
             outer(step, acc)
 
         start = time.perf_counter()
@@ -124,6 +128,36 @@ class Family(ABC):
             self._fit(data, checked)
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def before_rung(self, *, growing: bool = False) -> None:
+        """Raise :class:`BudgetExhausted` when a rung started now would end past the deadline.
+
+        Families whose rungs cannot be interrupted (one SVC fit, one SGD epoch) call it at
+        the start of each rung: stopping there keeps the search inside its budget, where the
+        caller's check at the rung's end would overrun it by up to a whole rung. The next
+        rung is predicted to last as long as the last one; ``growing`` (rungs on more and
+        more data) scales that by the last rung's growth over the one before, from 1 to 4.
+        """
+        times = self._rung_times
+        if self.deadline is None or len(times) < 2:
+            return
+        last = times[-1] - times[-2]
+        if growing and len(times) > 2:
+            last *= min(4.0, max(1.0, last / max(1e-9, times[-2] - times[-3])))
+        if time.time() + last > self.deadline:
+            raise BudgetExhausted(
+                f"{self.name}: the next rung (~{last:.0f} s) would end past the budget"
+            )
+
+    def check_deadline(self) -> None:
+        """Raise :class:`BudgetExhausted` once the fit's deadline has passed.
+
+        Families with long, interruptible rungs (a network's epoch, a rung of boosting
+        rounds) call it inside a rung, so that a trial past the deadline stops within a
+        second or so instead of at its next rung.
+        """
+        if self.deadline is not None and time.time() > self.deadline:
+            raise BudgetExhausted(f"{self.name}: the search budget is spent (inside a rung)")
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities (N x 10, rows sum to 1) for uint8 images N x 28 x 28."""

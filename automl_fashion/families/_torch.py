@@ -186,7 +186,9 @@ class TorchFamily(Family):
             model.train()
             order = torch.randperm(len(X), generator=gen, device=device)
             total = torch.zeros((), device=device)
-            for start in range(0, len(X), batch):
+            for step, start in enumerate(range(0, len(X), batch)):
+                if step % 20 == 0:
+                    self.check_deadline()  # an epoch can take a minute on a CPU
                 idx = order[start : start + batch]
                 xb = augment(X[idx], gen, flip=flip, shift=shift, erase=erase)
                 if self.channels_last:

@@ -10,6 +10,7 @@ round. Raw pixels need ~250 s for 100 rounds on one thread; HOG (7-pixel cells) 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,10 +27,13 @@ if TYPE_CHECKING:
 REPORT_EVERY = 10
 
 
-def _reporter(report: Report, seen: list[tuple[int, float]]) -> xgb.callback.TrainingCallback:
+def _reporter(
+    report: Report, seen: list[tuple[int, float]], check_deadline: Callable[[], None]
+) -> xgb.callback.TrainingCallback:
     """A callback reporting validation accuracy every REPORT_EVERY rounds.
 
-    Every round's ``(round, accuracy)`` is appended to ``seen``.
+    Every round's ``(round, accuracy)`` is appended to ``seen``, and every round checks the
+    deadline (a round takes well under a second; a rung can take ten).
 
     ``xgboost.train`` runs callbacks in Python, so an exception raised by ``report``
     (pruning, budget) propagates out of training unchanged.
@@ -45,6 +49,8 @@ def _reporter(report: Report, seen: list[tuple[int, float]]) -> xgb.callback.Tra
             seen.append((epoch + 1, 1.0 - error))
             if (epoch + 1) % REPORT_EVERY == 0:
                 report(epoch + 1, 1.0 - error)
+            else:
+                check_deadline()
             return False
 
     return Reporter()
@@ -103,7 +109,7 @@ class BoostingFamily(Family):
             train,
             num_boost_round=int(self.params["n_rounds"]),
             evals=[(val, "val")],
-            callbacks=[_reporter(report, seen), stopper],
+            callbacks=[_reporter(report, seen, self.check_deadline), stopper],
             verbose_eval=False,
         )
         rounds, last_acc = seen[-1]

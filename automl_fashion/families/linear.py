@@ -62,6 +62,7 @@ class LinearFamily(Family):
             random_state=np.random.RandomState(self.seed),
         )
         for epoch in range(1, int(p["epochs"]) + 1):
+            self.before_rung()
             try:
                 self.model_.partial_fit(X, data.y_train, classes=CLASSES)
             except ValueError as exc:  # sklearn's "Floating-point under-/overflow occurred"

@@ -99,6 +99,7 @@ class SVMFamily(Family):
         del X_raw, sample, reduced
         X_val = self._project(data.X_val)
         for size in sizes:
+            self.before_rung(growing=True)  # one SVC fit cannot be stopped once started
             self.model_: SVC = SVC(
                 C=float(p["C"]),
                 kernel="rbf",

@@ -127,3 +127,18 @@ def test_a_network_shortens_its_schedule_to_end_before_the_deadline(tiny_split: 
     model = families.create("mlp", {**params, "epochs": 5}, seed=0, threads=1, device="cpu")
     model.fit(tiny_split, deadline=None)
     assert model.params["epochs"] == 5 and len(model.history_) == 5
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_a_fit_past_its_deadline_stops_within_its_first_rung(name: str, tiny_split: Split) -> None:
+    """Every family checks the clock inside its first rung or before its second, so a
+    trial at the budget's end stops there instead of training to its last rung."""
+    import time
+
+    from automl_fashion.budget import BudgetExhausted
+
+    model = families.create(name, quick_params(name), seed=0, threads=1, device="cpu")
+    reports: list[int] = []
+    with pytest.raises(BudgetExhausted):
+        model.fit(tiny_split, lambda step, acc: reports.append(step), deadline=time.time() - 1)
+    assert len(reports) <= 1, f"{name} trained {len(reports)} rungs past its deadline"

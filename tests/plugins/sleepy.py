@@ -22,6 +22,7 @@ class SleepyFamily(Family):
     def _fit(self, data: Split, report: Report) -> None:
         quality = float(self.params["quality"])
         for step in range(1, int(self.params["epochs"]) + 1):
+            self.before_rung()
             time.sleep(float(self.params["rung_seconds"]))
             if self.params.get("diverge"):
                 report(step, float("nan"))
