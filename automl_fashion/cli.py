@@ -244,8 +244,7 @@ def print_table(table, fmt: str, console, title: str = "", show_params: bool = F
         header = "| " + " | ".join(shown.columns) + " |"
         rule = "|" + "---|" * len(shown.columns)
         body = [
-            "| " + " | ".join("" if v is None else str(v) for v in row) + " |"
-            for row in shown.itertuples(index=False)
+            "| " + " | ".join(_cell(v) for v in row) + " |" for row in shown.itertuples(index=False)
         ]
         print("\n".join([header, rule, *body]))
         return
@@ -282,7 +281,7 @@ def print_table(table, fmt: str, console, title: str = "", show_params: bool = F
             free_text = col in ("reason", "params")  # long: these wrap, the rest never do
             rich_table.add_column(names.get(col, col), no_wrap=not free_text, overflow="fold")
         for row in frame.itertuples(index=False):
-            rich_table.add_row(*["" if v is None or v != v else str(v) for v in row])
+            rich_table.add_row(*[_cell(v) for v in row])
         return rich_table
 
     # on a narrow terminal, drop the least needed columns rather than fold every cell
@@ -310,6 +309,13 @@ def print_table(table, fmt: str, console, title: str = "", show_params: bool = F
             f"[dim]Hidden to fit {console.width} columns: {', '.join(hidden)} "
             "(widen the terminal, or use --format csv).[/dim]"
         )
+
+
+def _cell(value: object) -> str:
+    """A table cell: missing values (None, NaN, pandas' NA) are blank."""
+    import pandas as pd
+
+    return "" if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) else str(value)
 
 
 def _human_bytes(value: object) -> str:

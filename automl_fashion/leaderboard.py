@@ -172,5 +172,7 @@ def by_family(frame: pd.DataFrame, *, sort: str = "accuracy") -> pd.DataFrame:
         )
         rows.append(best)
     out = pd.DataFrame(rows)
+    # a family without a complete trial has no best trial: keep the numbers integers
+    out["trial"] = out["trial"].astype("Int64")
     column, ascending = SORT_KEYS.get(sort, SORT_KEYS["accuracy"])
     return out.sort_values(column, ascending=ascending, na_position="last").reset_index(drop=True)

@@ -28,18 +28,22 @@ TRIALS = [
 ]
 
 
+FAMILIES = ["cnn", "mlp", "linear", "svm", "boosting"]
+
+
 def make_study(tmp_path: Path, name: str = "synthetic") -> optuna.Study:
     storage = open_storage(None, name, tmp_path)
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
     for family, acc, fit in TRIALS:
         study.enqueue_trial({"family": family})
         trial = study.ask()
-        trial.suggest_categorical("family", ["cnn", "mlp", "linear", "svm"])
+        trial.suggest_categorical("family", FAMILIES)
         trial.set_user_attr("fit_seconds", fit)
         trial.set_user_attr("n_val", 10_000)
         study.tell(trial, acc)
+    study.enqueue_trial({"family": "cnn"})
     trial = study.ask()
-    trial.suggest_categorical("family", ["cnn", "mlp", "linear", "svm"])
+    trial.suggest_categorical("family", FAMILIES)
     trial.report(0.5, 1)
     study.tell(trial, state=optuna.trial.TrialState.PRUNED)
     trial = study.ask()
@@ -77,6 +81,25 @@ def test_by_family_picks_the_best_of_each(tmp_path: Path) -> None:
     best = dict(zip(table["family"], table["val_accuracy"], strict=True))
     assert best["cnn"] == 0.93 and best["linear"] == 0.85
     assert table["family"].iloc[0] == "cnn"
+
+
+def test_by_family_lists_a_family_without_complete_trials_with_integer_trials(
+    tmp_path: Path,
+) -> None:
+    study = make_study(tmp_path)
+    study.enqueue_trial({"family": "boosting"})
+    trial = study.ask()
+    trial.suggest_categorical("family", FAMILIES)
+    trial.report(0.7, 10)
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    table = lb.by_family(lb.trials_frame(study))
+    row = table.set_index("family").loc["boosting"]
+    assert pd.isna(row["trial"]) and row["pruned"] == 1 and row["complete"] == 0
+    assert table["trial"].dropna().tolist() == [0, 2, 5, 3]
+    shown = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--by-family")
+    assert shown.returncode == 0, shown.stderr
+    cnn_line = next(line for line in shown.stdout.splitlines() if " cnn " in line)
+    assert " 0 " in cnn_line and "0.0 " not in cnn_line.replace("400.0", "")
 
 
 def test_wilson_interval_contains_the_estimate() -> None:
