@@ -161,7 +161,7 @@ import optuna
 from automl_fashion.storage import open_storage
 storage = open_storage(None, "synthetic", {str(tmp_path)!r})
 study = optuna.load_study(study_name="synthetic", storage=storage)
-family = optuna.distributions.CategoricalDistribution(["cnn", "mlp", "linear", "svm"])
+family = optuna.distributions.CategoricalDistribution({FAMILIES!r})
 for _ in range(200):
     study.tell(study.ask({{"family": family}}), 0.5)
 """
