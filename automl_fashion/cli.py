@@ -231,11 +231,9 @@ def print_table(table, fmt: str, console, title: str = "", show_params: bool = F
     shown = table.copy()
     for col in ("val_accuracy", "ci_low", "ci_high", "score"):
         if col in shown:
-            shown[col] = shown[col].map(lambda v: "" if v != v or v is None else f"{v:.2%}")
+            shown[col] = shown[col].map(lambda v: _cell(v, ".2%"))
     if "fit_seconds" in shown:
-        shown["fit_seconds"] = shown["fit_seconds"].map(
-            lambda v: "" if v != v or v is None else f"{v:.1f}"
-        )
+        shown["fit_seconds"] = shown["fit_seconds"].map(lambda v: _cell(v, ".1f"))
     if "model_bytes" in shown:
         shown["model_bytes"] = shown["model_bytes"].map(_human_bytes)
     if "pareto" in shown:
@@ -271,9 +269,7 @@ def print_table(table, fmt: str, console, title: str = "", show_params: bool = F
     if not show_params:
         shown = shown.drop(columns=[c for c in ("params",) if c in shown])
     if "predict_ms_per_1000" in shown:
-        shown["predict_ms_per_1000"] = shown["predict_ms_per_1000"].map(
-            lambda v: "" if v is None or v != v else f"{v:.1f}"
-        )
+        shown["predict_ms_per_1000"] = shown["predict_ms_per_1000"].map(lambda v: _cell(v, ".1f"))
 
     def build(frame):  # type: ignore[no-untyped-def]
         rich_table = Table(title=title, box=box.SIMPLE_HEAD)
@@ -311,15 +307,20 @@ def print_table(table, fmt: str, console, title: str = "", show_params: bool = F
         )
 
 
-def _cell(value: object) -> str:
-    """A table cell: missing values (None, NaN, pandas' NA) are blank."""
+def _missing(value: object) -> bool:
+    """None, NaN or pandas' NA: what a table shows as a blank cell."""
     import pandas as pd
 
-    return "" if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) else str(value)
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
+def _cell(value: object, spec: str = "") -> str:
+    """A table cell: ``value`` formatted with ``spec``, blank when missing."""
+    return "" if _missing(value) else format(value, spec)
 
 
 def _human_bytes(value: object) -> str:
-    if value is None or value != value:
+    if _missing(value):
         return ""
     size = float(value)  # type: ignore[arg-type]
     for unit in ("B", "kB", "MB", "GB"):
