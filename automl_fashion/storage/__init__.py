@@ -1,0 +1,183 @@
+"""Study storage: the embedded default, any Optuna URL, and recovery of dead workers' trials.
+
+The default is Optuna's JournalStorage with a file backend, ``studies/<name>.journal``:
+Optuna's answer for several processes on one machine (SQLite is not recommended for
+parallel writers), made safe to resume after a full disk or a torn write (``_journal``)
+and locked with a kernel lock on local disks (``_lock``). ``--storage`` takes a database
+URL with its scheme, ``journal:PATH`` or a path ending in ``.journal``; RDB URLs get
+heartbeats so that a dead worker's trial is failed and retried by Optuna itself.
+Commands that only read a study (leaderboard, report, export) open it with
+``writable=False``: they never create, lock, repair or append to anything.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from pathlib import Path
+
+import optuna
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+from automl_fashion.errors import ConfigError
+from automl_fashion.storage._errors import StorageError, reason
+from automl_fashion.storage._journal import Journal, JournalFile
+from automl_fashion.storage._lock import KernelFileLock, NetworkFileLock, lock_for
+from automl_fashion.storage._recovery import recover_stale_trials, worker_identity
+from automl_fashion.storage._urls import classify, mask_url, scrub
+
+__all__ = [
+    "HEARTBEAT_SECONDS",
+    "STUDIES_ENV",
+    "Journal",
+    "JournalFile",
+    "KernelFileLock",
+    "NetworkFileLock",
+    "StorageError",
+    "artifacts_dir",
+    "available_studies",
+    "classify",
+    "load_existing_study",
+    "lock_for",
+    "mask_url",
+    "open_storage",
+    "recover_stale_trials",
+    "studies_dir",
+    "study_names",
+    "worker_identity",
+]
+
+STUDIES_ENV = "AUTOML_FASHION_STUDIES"
+_heartbeat = os.environ.get("AUTOML_FASHION_HEARTBEAT", "30")
+HEARTBEAT_SECONDS = int(_heartbeat) if _heartbeat.isdigit() and int(_heartbeat) > 0 else 30
+
+
+def studies_dir(directory: str | os.PathLike[str] | None = None) -> Path:
+    """Where default storages and artifacts live: argument, $AUTOML_FASHION_STUDIES, ./studies."""
+    if directory is not None:
+        path, source = Path(directory), "--studies-dir"
+    else:
+        path = Path(os.environ.get(STUDIES_ENV) or "studies")
+        source = f"${STUDIES_ENV}" if os.environ.get(STUDIES_ENV) else "the studies folder"
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{source}: {str(path)!r} is a file; expected a folder")
+    return path
+
+
+def artifacts_dir(study: str, directory: str | os.PathLike[str] | None = None) -> Path:
+    """This machine's saved best models of a study: ``studies/<study>.artifacts/``."""
+    return studies_dir(directory) / f"{study}.artifacts"
+
+
+def open_storage(
+    url: str | None,
+    study_name: str,
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    writable: bool = True,
+) -> optuna.storages.BaseStorage:
+    """The storage for ``url``, or the default journal file for ``study_name``.
+
+    Folders are made only inside the studies folder; a journal elsewhere needs an existing
+    folder. ``writable=False`` opens an existing journal for reading only.
+    """
+    if url is None:
+        return _journal(studies_dir(directory) / f"{study_name}.journal", directory, writable)
+    kind, target = classify(url)
+    if kind == "journal":
+        return _journal(Path(target), directory, writable)
+    try:
+        return _rdb_storage(url)
+    except Exception as exc:  # SQLAlchemy raises many kinds; show one clean line
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"--storage {mask_url(url)}: cannot open ({scrub(message, url)})"
+        ) from None
+
+
+def _journal(path: Path, directory: str | os.PathLike[str] | None, writable: bool) -> Journal:
+    folder = studies_dir(directory)
+    if path.is_dir():
+        raise ConfigError(f"--storage: {str(path)!r} is a folder; expected a journal file")
+    if not writable:
+        if not path.is_file():
+            raise ConfigError(f"--storage: no journal file {str(path)!r}")
+        return Journal(JournalFile(str(path), None, writable=False))
+    if not path.parent.is_dir():
+        if not _inside(path.parent, folder):
+            raise ConfigError(
+                f"--storage: the folder of {str(path)!r} does not exist; create it first "
+                f"(only folders inside the studies folder {str(folder)!r} are made)"
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"{path.parent}: cannot create the folder ({reason(exc)})") from exc
+    return Journal(JournalFile(str(path), lock_for(str(path)), writable=True))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def _rdb_storage(url: str, attempts: int = 3) -> RDBStorage:
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    heartbeat_interval=HEARTBEAT_SECONDS,
+                    grace_period=4 * HEARTBEAT_SECONDS,
+                    # a dead worker's trial is failed, then queued once more
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+                    engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None,
+                )
+        except (IntegrityError, ProgrammingError):
+            # two machines creating Optuna's tables in a new database at the same moment:
+            # one wins, the other finds the tables on its next try
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
+    return [s.study_name for s in storage.get_all_studies()]
+
+
+def available_studies(
+    url: str | None, directory: str | os.PathLike[str] | None = None
+) -> list[str]:
+    """Study names reachable with ``url`` (default storage: the journals in the folder)."""
+    if url is None:
+        return sorted(p.stem for p in studies_dir(directory).glob("*.journal"))
+    return sorted(study_names(open_storage(url, "", directory, writable=False)))
+
+
+def load_existing_study(
+    name: str, url: str | None, directory: str | os.PathLike[str] | None = None
+) -> optuna.Study:
+    """Open a study for reading (also while a search writes to it); unknown names list the rest.
+
+    Nothing is written: a journal's torn or garbage last line is skipped, not repaired.
+    """
+    if url is None and not (studies_dir(directory) / f"{name}.journal").is_file():
+        known = available_studies(None, directory)
+        raise ConfigError(
+            f"--study: no study {name!r} in {studies_dir(directory)}; "
+            + (f"existing: {', '.join(known)}" if known else "it holds no studies yet")
+        )
+    storage = open_storage(url, name, directory, writable=False)
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        known = sorted(study_names(storage))
+        raise ConfigError(
+            f"--study: no study {name!r} in {mask_url(url or '')}; existing: "
+            + (", ".join(known) or "none")
+        ) from None
