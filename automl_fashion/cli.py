@@ -402,9 +402,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(result, indent=2))
         return 0
+    from rich.markup import escape
+
+    from automl_fashion.model import printable
+
     lo, hi = result["test_accuracy_95ci"]
     _console(args).print(
-        f"{result['family']}: test accuracy {result['test_accuracy']:.2%} "
+        f"{escape(printable(result['family']))}: test accuracy {result['test_accuracy']:.2%} "
         f"(95% CI {lo:.2%}-{hi:.2%}) on {result['images']} images"
     )
     return 0
@@ -414,31 +418,49 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Classify pictures (PNG, JPEG, any size or colour) with an exported model.
 
     Pictures are made Fashion-MNIST-like: grayscale, inverted when the background is light
-    (a product photo on white), cropped to the object and scaled to 28 x 28.
+    (a product photo on white), cropped to the object and scaled to 28 x 28. A picture of
+    one flat colour gets "no object found" instead of a class. A picture that cannot be
+    read (not a regular file, not an image, too large to decode in bounded memory) is an
+    error line on stderr; the others are still classified, and the exit status is 2.
 
     Example: automl-fashion predict model/ shirt.png boot.jpg --format json
     """
-    from automl_fashion.model import load_model, read_image
+    from automl_fashion.errors import DataError
+    from automl_fashion.model import NoObjectFound, load_model, printable, read_image
 
     model = load_model(args.model)
-    rows = []
+    rows: list[dict[str, object]] = []
+    failed = 0
     for path in args.images:
-        proba = model.predict_proba(read_image(path)[None])[0]
-        best = int(proba.argmax())
-        rows.append(
-            {
-                "image": path,
-                "class": model.classes[best],
-                "index": best,
-                "probability": round(float(proba[best]), 4),
-            }
-        )
+        row: dict[str, object] = {"image": path}
+        try:
+            proba = model.predict_proba(read_image(path)[None])[0]
+        except NoObjectFound as exc:
+            row.update(
+                {"class": None, "index": None, "probability": None, "note": "no object found"}
+            )
+            text = str(exc)
+        except DataError as exc:
+            failed += 1
+            row["error"] = str(exc)
+            print(f"automl-fashion: error: {printable(exc)}", file=sys.stderr)
+            text = ""
+        else:
+            best = int(proba.argmax())
+            row.update(
+                {
+                    "class": model.classes[best],
+                    "index": best,
+                    "probability": round(float(proba[best]), 4),
+                }
+            )
+            text = f"{path}: {model.classes[best]} ({proba[best]:.1%})"
+        rows.append(row)
+        if args.format == "text" and text:
+            print(printable(text), flush=True)
     if args.format == "json":
         print(json.dumps(rows, indent=2))
-    else:
-        for row in rows:
-            print(f"{row['image']}: {row['class']} ({row['probability']:.1%})")
-    return 0
+    return 2 if failed else 0
 
 
 def _add_worker_options(p: argparse.ArgumentParser) -> None:
