@@ -225,6 +225,14 @@ class TorchFamily(Family):
         return bool(self._param("flip", False))
 
     def deploy_module(self) -> nn.Module:
+        """A CPU copy of the network in eval mode, with normalisation and softmax around it.
+
+        A copy, because ``.cpu()`` and ``.eval()`` work in place: on the trained network
+        they would move it off its GPU, and the next ``predict_proba`` (validation
+        probabilities, the saved artifact) would send CUDA inputs to a CPU network.
+        """
+        import copy
+
         from torch import nn
 
         from automl_fashion.families._deploy import FlipAverage, Softmax
@@ -233,7 +241,7 @@ class TorchFamily(Family):
             def forward(self, x: torch.Tensor) -> torch.Tensor:
                 return (x.reshape(-1, 1, 28, 28).float() / 255.0 - MEAN) / STD
 
-        net = nn.Sequential(self.model_, Softmax())
+        net = nn.Sequential(copy.deepcopy(self.model_).cpu(), Softmax())
         if self.flip_tta:
             net = FlipAverage(net)
         return nn.Sequential(Normalize(), net).eval().cpu()

@@ -37,3 +37,32 @@ def test_onecycle_keeps_the_tuned_sgd_momentum(
     assert cycle is cycles
     if optimizer == "sgd":
         assert all(group["momentum"] == 0.83 for group in opt.param_groups)
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_deploying_leaves_the_trained_network_untouched(name: str, tiny_split: Split) -> None:
+    """deploy_module() must copy: .cpu() and .eval() in place would move a network trained
+    on a GPU to the CPU, and every later predict_proba would then fail."""
+    params = {**quick_params(name), "epochs": 1, "flip": True}  # below the space's range
+    model = families.get(name)(params, seed=0, threads=1, device="cpu").fit(tiny_split)
+    before = model.predict_proba(tiny_split.X_val[:16])
+    network = model.model_
+    network.train()
+    state = {k: v.clone() for k, v in network.state_dict().items()}
+    tensors = {
+        k: (p.data_ptr(), p.device, p.dtype, p.requires_grad) for k, p in network.named_parameters()
+    }
+
+    deployed = model.deploy_module()
+
+    assert model.model_ is network and network.training
+    assert {
+        k: (p.data_ptr(), p.device, p.dtype, p.requires_grad) for k, p in network.named_parameters()
+    } == tensors
+    assert all(torch.equal(v, state[k]) for k, v in network.state_dict().items())
+    assert not {p.data_ptr() for p in deployed.parameters()} & {v[0] for v in tensors.values()}
+    assert not deployed.training
+    assert all(p.device.type == "cpu" for p in deployed.parameters())
+    torch.testing.assert_close(model.predict_proba(tiny_split.X_val[:16]), before)
+    x = torch.from_numpy(tiny_split.X_val[:16].astype("float32"))
+    torch.testing.assert_close(deployed(x).detach().double().numpy(), before, atol=1e-5, rtol=1e-4)
