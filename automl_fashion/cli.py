@@ -351,18 +351,23 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     By default that is the ensemble of the models the search saved, when it beats the best
     single model on held-out validation images, or else the best trial by validation
-    accuracy (--single: always one trial). A trial's saved model is reused; without one, or
-    with --refit (all 60,000 training images), its configuration is trained again. Writes
+    accuracy (--single: always one trial). A trial's saved model is reused when its files
+    are intact; without one, or with --refit (all 60,000 training images), the trial's
+    recorded configuration is trained again on the split it was searched on. Writes
     model.onnx (raw pixels in, probabilities out), code-free native weights, a model card
     and a confusion matrix, and measures test accuracy once.
+
+    The folder is built beside --out and put in place only when complete; an earlier export
+    there is replaced, any other non-empty folder needs --force (its other files are kept).
 
     Examples:
       automl-fashion export --out model/
       automl-fashion export --study big --trial 17 --refit --out model17/
     """
-    from automl_fashion.export import export_trial
+    from automl_fashion.export import check_out_dir, export_trial
     from automl_fashion.storage import load_existing_study
 
+    check_out_dir(args.out, force=args.force)
     study = load_existing_study(args.study, args.storage, args.studies_dir)
     console = _console(args)
     with console.status("Exporting (training first when the model was not saved)..."):
@@ -376,6 +381,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             studies_dir=args.studies_dir,
             ensemble=not args.single,
+            force=args.force,
+            say=lambda message: console.print(message, markup=False, highlight=False),
         )
     lo, hi = result.test_interval
     what = (
@@ -686,7 +693,16 @@ def build_parser() -> argparse.ArgumentParser:
         "export the best model or ensemble as ONNX + safe weights + model card, tested once",
     )
     _add_study_options(exp)
-    exp.add_argument("--out", required=True, help="folder to write the model into")
+    exp.add_argument(
+        "--out",
+        required=True,
+        help="folder to write the model into: new, empty, or an earlier export (replaced)",
+    )
+    exp.add_argument(
+        "--force",
+        action="store_true",
+        help="export into a non-empty folder that is not an earlier export (its files are kept)",
+    )
     exp.add_argument("--trial", type=int, help="trial number (default: the best)")
     exp.add_argument(
         "--criterion",

@@ -15,6 +15,7 @@ accuracy is the held-out one. Test images are never involved.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,13 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from automl_fashion.artifacts import load_meta, load_val, saved_trials
+from automl_fashion.artifacts import (
+    ONNX_FILE,
+    check_artifact,
+    load_val,
+    read_verified,
+    saved_trials,
+)
 
 #: Selection rounds at most (the weights are counts out of at most this many picks).
 MAX_ROUNDS = 25
@@ -100,17 +107,26 @@ def _held_out(probas: list[np.ndarray], y: np.ndarray, seed: int = 0) -> tuple[f
     return ens_hits / len(y), single_hits / len(y)
 
 
-def build_ensemble(study: optuna.Study, root: str | os.PathLike[str] | None) -> Ensemble | None:
+def build_ensemble(
+    study: optuna.Study,
+    root: str | os.PathLike[str] | None,
+    say: Callable[[str], None] | None = None,
+) -> Ensemble | None:
     """The ensemble of the study's models saved on this machine (None if fewer than two).
 
     Only models scored on the same validation images as the best one take part (a study
-    resumed with another split keeps older artifacts)."""
+    resumed with another split keeps older artifacts). A corrupt saved model is left out;
+    ``say`` is told why, in one line."""
     complete = {
         t.number: t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     }
     saved = []
     for number in sorted(saved_trials(root), key=lambda n: -(complete.get(n) or -1.0)):
-        meta = load_meta(root, number) if number in complete else None
+        if number not in complete:
+            continue
+        meta, problem = check_artifact(root, number)
+        if problem is not None and say is not None:
+            say(f"trial {number}: saved model is corrupt ({problem}); left out of the ensemble")
         val = load_val(meta) if meta is not None else None
         if meta is not None and val is not None:
             saved.append((meta, *val))
@@ -152,9 +168,10 @@ def ensemble_onnx(members: tuple[Member, ...]) -> Any:
     ir_version = 0
     weighted = []
     for i, member in enumerate(members):
-        sub = onnx.compose.add_prefix(
-            onnx.load(str(Path(member.meta["folder"]) / "model.onnx")), f"m{i}_"
+        saved = read_verified(
+            Path(member.meta["folder"]) / ONNX_FILE, member.meta["sha256"][ONNX_FILE]
         )
+        sub = onnx.compose.add_prefix(onnx.load_from_string(saved), f"m{i}_")
         ir_version = max(ir_version, sub.ir_version)
         for op in sub.opset_import:
             opsets[op.domain] = max(opsets.get(op.domain, 0), op.version)

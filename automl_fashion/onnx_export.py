@@ -72,13 +72,15 @@ def save_native(model: Family, directory: Path) -> Path:
     return path
 
 
-def onnx_session(path: str | Path, threads: int | None = None) -> Any:
+def onnx_session(model: str | Path | bytes, threads: int | None = None) -> Any:
+    """An onnxruntime session on the CPU, from a file or from a model's bytes."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def onnx_predict_proba(session: Any, X: np.ndarray, batch: int = 2048) -> np.ndarray:

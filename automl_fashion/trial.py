@@ -21,6 +21,10 @@ from automl_fashion.errors import AutoMLFashionError
 from automl_fashion.pruning import FAMILY_PARAM
 from automl_fashion.search_space import load_space
 
+#: The user attribute holding what a trial trains with (family, parameters, model seed), so
+#: that export rebuilds it exactly, whatever the search-space files say later.
+CONFIG_ATTR = "config"
+
 
 class Interrupted(AutoMLFashionError):
     """The user asked the search to stop (Ctrl-C): the trial stops at its next rung."""
@@ -65,6 +69,10 @@ def run_trial(
     trial.set_user_attr("n_val", len(data.y_val))
     try:
         family, params = suggest(trial, settings)
+        trial.set_user_attr(
+            CONFIG_ATTR,
+            {"family": family, "params": params, "seed": settings.seed + trial.number},
+        )
         model = families.get(family)(
             params,
             seed=settings.seed + trial.number,

@@ -1,0 +1,172 @@
+"""The model card: what an exported folder holds, how it was chosen and how well it does.
+
+``model_card.json`` is also the folder's mark: ``format`` and ``written`` (the files this
+export wrote) tell a later export what it may replace (see ``outdir``).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from automl_fashion import __version__
+from automl_fashion.data import CLASSES, FILES
+from automl_fashion.export.outdir import CARD, FORMAT
+from automl_fashion.leaderboard import wilson_interval
+
+MARKDOWN, CONFUSION = "MODEL_CARD.md", "confusion.png"
+
+
+def write_card(
+    directory: Path,
+    pred: np.ndarray,
+    y_test: np.ndarray,
+    onnx_seconds: float,
+    parity: float,
+    parity_on: str,
+    **facts: Any,
+) -> dict[str, Any]:
+    """Score the ONNX predictions on the test set; write the card and the confusion PNG
+    into ``directory`` (after the model's files, so ``written`` lists them all)."""
+    acc = float(np.mean(pred == y_test))
+    interval = wilson_interval(acc, len(y_test))
+    confusion = np.zeros((10, 10), dtype=int)
+    np.add.at(confusion, (y_test, pred), 1)
+    written = sorted({p.name for p in directory.iterdir()} | {CARD, MARKDOWN, CONFUSION})
+    card = {
+        "format": FORMAT,
+        "family": facts["family"],
+        "params": facts["params"],
+        "trial": facts["trial"],
+        "study": facts["study"],
+        "selected_by": facts["selected_by"],
+        "trained_on": facts["trained_on"],
+        "notes": list(facts.get("notes", ())),
+        "validation_accuracy": facts["val_accuracy"],
+        "test_accuracy": acc,
+        "test_accuracy_95ci": list(interval),
+        "per_class_accuracy": {
+            CLASSES[c]: float(confusion[c, c] / max(1, confusion[c].sum())) for c in range(10)
+        },
+        "confusion_matrix": confusion.tolist(),
+        "onnx_native_agreement": parity,
+        "onnx_native_agreement_measured_on": parity_on,
+        "fit_seconds": round(facts["fit_seconds"], 1),
+        "export_seconds": round(facts["export_seconds"], 2),
+        "onnx_images_per_second": round(len(y_test) / max(onnx_seconds, 1e-9), 1),
+        "files": facts["files"],
+        "written": written,
+        "input": "float32 pixels 0..255, shape N x 1 x 28 x 28 or N x 28 x 28, light object "
+        "on a dark background (Fashion-MNIST style)",
+        "output": "probabilities, N x 10, classes in the order of 'classes'",
+        "classes": list(CLASSES),
+        "data_sha256": {spec.name: spec.sha256 for spec in FILES.values()},
+        "versions": _versions(),
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    _confusion_png(confusion, directory / CONFUSION)
+    (directory / MARKDOWN).write_text(_markdown(card))
+    (directory / CARD).write_text(json.dumps(card, indent=2))
+    return card
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"automl-fashion": __version__, "python": platform.python_version()}
+    for name in (
+        "numpy",
+        "scikit-learn",
+        "xgboost-cpu",
+        "xgboost",
+        "torch",
+        "onnx",
+        "onnxruntime",
+        "optuna",
+    ):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def _markdown(card: dict[str, Any]) -> str:
+    lo, hi = card["test_accuracy_95ci"]
+    rows = "\n".join(f"| {k} | {v:.2%} |" for k, v in card["per_class_accuracy"].items())
+    if card["family"] == "ensemble":
+        params = (
+            "| trial | family | weight | validation accuracy | fit s |\n|---|---|---|---|---|\n"
+        )
+        params += "\n".join(
+            f"| {m['trial']} | {m['family']} | {m['weight']:.2f} | {m['val_accuracy']:.2%} "
+            f"| {m['fit_seconds']} |"
+            for m in card["params"]["members"]
+        )
+        params += "\n\nEach member's parameters are in model_card.json."
+        title = f"automl-fashion ensemble (study {card['study']})"
+    else:
+        params = "\n".join(f"- `{k}`: {v}" for k, v in card["params"].items())
+        title = f"automl-fashion {card['family']} (study {card['study']}, trial {card['trial']})"
+    v = card["validation_accuracy"]
+    val = "n/a" if v is None else f"{v:.2%}"
+    notes = "".join(f"- **Note**: {n}\n" for n in card["notes"])
+    return f"""# Model card: {title}
+
+- **Selected**: {card["selected_by"]}; trained on {card["trained_on"]}.
+- **Validation accuracy** (selection): {val}
+- **Test accuracy** (10,000 test images, measured once at export): {card["test_accuracy"]:.2%}
+  (95% interval {lo:.2%} to {hi:.2%})
+- **Training time**: {card["fit_seconds"]} s; ONNX: {card["onnx_images_per_second"]} images/s;
+  ONNX and native predictions agree on {card["onnx_native_agreement"]:.2%} of test images.
+- **Input**: {card["input"]}. **Output**: {card["output"]}.
+- **Use**: `onnxruntime.InferenceSession("model.onnx").run(None, {{"pixels": x}})`, or
+  `automl_fashion.load_model(DIR).predict(images)`.
+{notes}
+## Parameters
+{params}
+
+## Per-class test accuracy
+| class | accuracy |
+|---|---|
+{rows}
+
+![confusion matrix](confusion.png)
+
+Data: Fashion-MNIST (Zalando), files verified by SHA-256 of their decompressed bytes (see
+model_card.json). Versions: {", ".join(f"{k} {v}" for k, v in card["versions"].items())}.
+"""
+
+
+def _confusion_png(confusion: np.ndarray, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    ax.imshow(confusion, cmap="Blues")
+    for i in range(10):
+        for j in range(10):
+            ax.text(
+                j,
+                i,
+                str(confusion[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if confusion[i, j] > confusion.max() / 2 else "black",
+            )
+    ax.set_xticks(range(10), CLASSES, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(10), CLASSES, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("Test-set confusion matrix")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
