@@ -113,6 +113,22 @@ def test_boosting_early_stopping_ends_before_n_rounds(tiny_split: Split) -> None
     np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
 
 
+def test_boosting_reports_the_accuracy_of_the_model_it_keeps(tiny_split: Split) -> None:
+    """Early stopping keeps the best round's booster; the last report must be its accuracy
+    (the last round's was reported before: 0.800 here, for a kept model at 0.792)."""
+    model = families.create(
+        "boosting", quick_boosting(n_rounds=300, early_stopping_rounds=5), threads=1
+    )
+    model.fit(tiny_split)
+    kept = model.booster_.num_boosted_rounds()
+    assert kept < model.rounds_trained_  # the best round is not the last
+    kept_accuracy = float(np.mean(model.predict(tiny_split.X_val) == tiny_split.y_val))
+    assert model.history_[-1][1] == pytest.approx(kept_accuracy, abs=1 / len(tiny_split.y_val))
+    # rungs after the best round report the kept model too, not the rounds after it
+    after_best = [acc for step, acc in model.history_ if step >= kept]
+    assert after_best == [model.history_[-1][1]] * len(after_best)
+
+
 def test_boosting_report_exception_propagates_out_of_xgboost(tiny_split: Split) -> None:
     def report(step: int, acc: float) -> None:
         if step == 20:
