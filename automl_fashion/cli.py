@@ -142,62 +142,56 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
       automl-fashion leaderboard --by-family
       automl-fashion leaderboard --family cnn --sort time --format csv > cnn.csv
     """
+    from rich.markup import escape
+
     from automl_fashion import leaderboard as lb
+    from automl_fashion.model import printable
     from automl_fashion.storage import load_existing_study
 
+    lb.check_top(args.top)
+    if args.family is not None and not args.by_family:
+        from automl_fashion import families
+
+        families.check_names([args.family])
+    columns = lb.BY_FAMILY_COLUMNS if args.by_family else lb.COLUMNS_ALL if args.all else lb.COLUMNS
     study = load_existing_study(args.study, args.storage, args.studies_dir)
     frame = lb.trials_frame(study, cost_weight=args.cost_weight)
     console = _console(args)
+    if args.format == "table":
+        say = console.print
+    else:  # stdout stays valid CSV/JSON/Markdown: an empty table, and why on stderr
+        from rich.console import Console
+
+        say = Console(stderr=True).print
     if frame.empty:
-        console.print(f"Study {args.study!r} has no finished trials yet.")
+        if args.format != "table":
+            import pandas as pd
+
+            print_table(pd.DataFrame(columns=columns), args.format, console)
+        say(f"Study {escape(printable(repr(args.study)))} has no finished trials yet.")
         return 1
     if args.by_family:
         table = lb.by_family(frame, sort=args.sort if args.sort != "score" else "accuracy")
-        columns = [
-            "family",
-            "val_accuracy",
-            "ci_low",
-            "ci_high",
-            "fit_seconds",
-            "predict_ms_per_1000",
-            "model_bytes",
-            "trial",
-            "trials",
-            "complete",
-            "pruned",
-            "failed",
-            "params",
-        ]
     else:
-        if args.family is not None:
-            from automl_fashion import families
-
-            families.check_names([args.family])
         table = lb.leaderboard(
             frame, sort=args.sort, top=args.top, family=args.family, include_unfinished=args.all
         )
-        columns = [
-            "rank",
-            "trial",
-            "family",
-            "state",
-            "val_accuracy",
-            "ci_low",
-            "ci_high",
-            "fit_seconds",
-            "predict_ms_per_1000",
-            "model_bytes",
-            "pareto",
-            "score",
-            "params",
-        ] + (["reason"] if args.all else [])
+    # an empty table keeps every column, so that CSV has its header
+    table = table.reindex(columns=columns if table.empty else [c for c in columns if c in table])
     if table.empty or table["val_accuracy"].isna().all():
+        if args.format != "table":
+            print_table(table, args.format, console)
         failed = frame[frame["state"] == "fail"]
-        console.print(f"Study {args.study!r}: no complete trial ({len(failed)} failed).")
+        say(
+            f"Study {escape(printable(repr(args.study)))}: no complete trial "
+            f"({len(failed)} failed)."
+        )
         for _, row in failed.head(5).iterrows():
-            console.print(f"  trial {row['trial']} ({row['family']}): {row['reason']}")
+            say(
+                f"  trial {row['trial']} ({escape(printable(row['family']))}): "
+                f"{escape(printable(row['reason']))}"
+            )
         return 1
-    table = table[[c for c in columns if c in table.columns]]
     print_table(table, args.format, console, title=f"Study {args.study}", show_params=args.params)
     if args.format == "table":
         _print_ensemble(study, args.studies_dir, console)
@@ -221,7 +215,15 @@ def _print_ensemble(study, studies_dir: str | None, console) -> None:  # type: i
 
 
 def print_table(table, fmt: str, console, title: str = "", show_params: bool = False) -> None:  # type: ignore[no-untyped-def]
-    """Print a leaderboard frame as a rich table, CSV, JSON or Markdown."""
+    """Print a leaderboard frame as a rich table, CSV, JSON or Markdown.
+
+    Text read from a study (family names, parameters, failure reasons) is untrusted: the
+    table and Markdown show its control characters escaped, and rich shows [markup] as is.
+    """
+    from rich.markup import escape
+
+    from automl_fashion.model import printable
+
     if fmt == "csv":
         print(table.to_csv(index=False), end="")
         return
@@ -242,7 +244,8 @@ def print_table(table, fmt: str, console, title: str = "", show_params: bool = F
         header = "| " + " | ".join(shown.columns) + " |"
         rule = "|" + "---|" * len(shown.columns)
         body = [
-            "| " + " | ".join(_cell(v) for v in row) + " |" for row in shown.itertuples(index=False)
+            "| " + " | ".join(printable(_cell(v)) for v in row) + " |"
+            for row in shown.itertuples(index=False)
         ]
         print("\n".join([header, rule, *body]))
         return
@@ -272,12 +275,12 @@ def print_table(table, fmt: str, console, title: str = "", show_params: bool = F
         shown["predict_ms_per_1000"] = shown["predict_ms_per_1000"].map(lambda v: _cell(v, ".1f"))
 
     def build(frame):  # type: ignore[no-untyped-def]
-        rich_table = Table(title=title, box=box.SIMPLE_HEAD)
+        rich_table = Table(title=escape(printable(title)), box=box.SIMPLE_HEAD)
         for col in frame.columns:
             free_text = col in ("reason", "params")  # long: these wrap, the rest never do
             rich_table.add_column(names.get(col, col), no_wrap=not free_text, overflow="fold")
         for row in frame.itertuples(index=False):
-            rich_table.add_row(*[_cell(v) for v in row])
+            rich_table.add_row(*[escape(printable(_cell(v))) for v in row])
         return rich_table
 
     # on a narrow terminal, drop the least needed columns rather than fold every cell
@@ -335,6 +338,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     Example: automl-fashion report --study fashion --out report/ && xdg-open report/index.html
     """
+    from rich.markup import escape
+
+    from automl_fashion.model import printable
     from automl_fashion.report import write_report
     from automl_fashion.storage import load_existing_study
 
@@ -342,7 +348,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     files = write_report(study, args.out, cost_weight=args.cost_weight)
     console = _console(args)
     for path in files:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {escape(printable(path))}")
     return 0
 
 

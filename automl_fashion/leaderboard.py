@@ -31,6 +31,47 @@ SORT_KEYS = {
 }
 
 
+#: The columns each view shows, in order (a table shows those the frame has).
+COLUMNS = [
+    "rank",
+    "trial",
+    "family",
+    "state",
+    "val_accuracy",
+    "ci_low",
+    "ci_high",
+    "fit_seconds",
+    "predict_ms_per_1000",
+    "model_bytes",
+    "pareto",
+    "score",
+    "params",
+]
+#: ``COLUMNS`` with ``--all``: why each pruned or failed trial stopped.
+COLUMNS_ALL = [*COLUMNS, "reason"]
+BY_FAMILY_COLUMNS = [
+    "family",
+    "val_accuracy",
+    "ci_low",
+    "ci_high",
+    "fit_seconds",
+    "predict_ms_per_1000",
+    "model_bytes",
+    "trial",
+    "trials",
+    "complete",
+    "pruned",
+    "failed",
+    "params",
+]
+
+
+def check_top(top: int | None) -> None:
+    """``--top`` is a count of rows to show: None (all) or at least 1."""
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+        raise ConfigError(f"--top: expected a number of trials >= 1; got {top!r}")
+
+
 def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval of an accuracy measured on ``n`` images."""
     if n <= 0:
@@ -127,6 +168,7 @@ def leaderboard(
     include_unfinished: bool = False,
 ) -> pd.DataFrame:
     """Rank complete trials (and optionally pruned/failed ones below them)."""
+    check_top(top)
     if sort not in SORT_KEYS:
         raise ConfigError(f"--sort: {sort!r}; expected one of {list(SORT_KEYS)}")
     if frame.empty:

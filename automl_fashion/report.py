@@ -30,15 +30,21 @@ FIGURES = {
 def write_report(
     study: optuna.Study, out: str | os.PathLike[str], *, cost_weight: float = 0.25
 ) -> list[Path]:
-    """Write the PNGs and ``index.html`` into ``out``; returns the files written."""
+    """Write the PNGs and ``index.html`` into ``out`` (a folder, made if missing); returns
+    the files written."""
     import matplotlib
 
+    directory = Path(out)
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"--out {out}: is a file; expected a folder to write the report into")
     matplotlib.use("Agg")
     frame = lb.trials_frame(study, cost_weight=cost_weight)
     if frame.empty or not (frame["state"] == "complete").any():
         raise ConfigError(f"study {study.study_name!r} has no complete trial to report on")
-    directory = Path(out)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot make the folder ({exc.strerror or exc})") from None
     done = frame[frame["state"] == "complete"]
     written = [
         _accuracy_vs_time(done, directory / "accuracy_vs_time.png"),

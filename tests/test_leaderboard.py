@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from automl_fashion import leaderboard as lb
+from automl_fashion.errors import ConfigError
 from automl_fashion.storage import open_storage
 
 # (family, accuracy, fit seconds)
@@ -227,3 +228,64 @@ def test_the_table_fits_the_terminal_and_says_what_it_hid(tmp_path: Path, width:
             assert "95% CI" in header and "front" in header and "Hidden" not in out.stdout
         if extra:
             assert "RuntimeError: boom" in out.stdout
+
+
+@pytest.mark.parametrize("top", ["0", "-1"])
+def test_top_must_be_at_least_one(tmp_path: Path, top: str) -> None:
+    make_study(tmp_path)
+    out = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--top", top)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip() == (
+        f"automl-fashion: error: --top: expected a number of trials >= 1; got {top}"
+    )
+    with pytest.raises(ConfigError, match="--top"):
+        lb.leaderboard(lb.trials_frame(make_study(tmp_path, "other")), top=int(top))
+
+
+def test_machine_formats_stay_parseable_when_no_trial_is_complete(tmp_path: Path) -> None:
+    optuna.create_study(study_name="empty", storage=open_storage(None, "empty", tmp_path))
+    storage = open_storage(None, "broken", tmp_path)
+    study = optuna.create_study(study_name="broken", storage=storage)
+    trial = study.ask()
+    trial.suggest_categorical("family", ["cnn"])
+    trial.set_user_attr("fail_reason", "TrainingDiverged: loss is nan")
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    for name, why in [("empty", "no finished trials"), ("broken", "loss is nan")]:
+        for extra in ([], ["--by-family"], ["--all"]):
+            js = run_cli(tmp_path, "leaderboard", "--study", name, "--format", "json", *extra)
+            assert js.returncode == 1 and why in js.stderr, (name, extra)
+            rows = json.loads(js.stdout)
+            assert all(r["val_accuracy"] is None for r in rows)
+            csv = run_cli(tmp_path, "leaderboard", "--study", name, "--format", "csv", *extra)
+            assert csv.returncode == 1 and why in csv.stderr
+            header = pd.read_csv(io.StringIO(csv.stdout)).columns
+            assert "val_accuracy" in header and "family" in header
+    assert (
+        json.loads(run_cli(tmp_path, "leaderboard", "--study", "empty", "--format", "json").stdout)
+        == []
+    )
+
+
+def test_text_from_the_study_reaches_the_terminal_escaped(tmp_path: Path) -> None:
+    """Reasons (and any text a study holds) are untrusted: no terminal escapes, no markup."""
+    study = make_study(tmp_path)
+    trial = study.ask()
+    trial.suggest_categorical("family", FAMILIES)
+    trial.set_user_attr("fail_reason", "\x1b[2J[bold red]wiped[/bold red]")
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    for fmt in ("table", "markdown"):
+        out = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--all", "--format", fmt)
+        assert out.returncode == 0, out.stderr
+        assert "\x1b" not in out.stdout
+        assert "\\x1b[2J[bold red]wiped[/bold red]" in out.stdout
+
+
+def test_report_out_naming_a_file_is_a_one_line_error(tmp_path: Path) -> None:
+    make_study(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    for out in (tmp_path / "notes.txt", tmp_path / "notes.txt" / "sub"):
+        run = run_cli(tmp_path, "report", "--study", "synthetic", "--out", str(out))
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+        assert run.stderr.startswith(f"automl-fashion: error: --out {out}: ")
+        assert len(run.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "notes.txt").read_text() == "mine"
