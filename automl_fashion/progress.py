@@ -9,7 +9,7 @@ import optuna
 from optuna.trial import TrialState
 
 from automl_fashion.budget import format_seconds
-from automl_fashion.orchestrator import SearchProgress
+from automl_fashion.search import SearchProgress
 
 
 def best_per_family(study: optuna.Study) -> dict[str, tuple[float, int]]:

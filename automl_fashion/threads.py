@@ -13,11 +13,35 @@ from contextlib import contextmanager
 
 
 def available_cores() -> int:
-    """Cores this process may run on (respects CPU affinity / cgroups where visible)."""
+    """Cores this process may run on: its CPU affinity, and a cgroup v2 CPU quota."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    quota = _read("/sys/fs/cgroup/cpu.max").split()  # "max 100000" or "200000 100000"
+    if len(quota) == 2 and quota[0].isdigit() and quota[1].isdigit() and int(quota[1]) > 0:
+        cores = min(cores, max(1, int(quota[0]) // int(quota[1])))
+    return max(1, cores)
+
+
+def total_memory() -> int:
+    """Bytes of memory this process may use: the machine's, or a cgroup v2 limit."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not on Linux
+        total = 0
+    limit = _read("/sys/fs/cgroup/memory.max").strip()
+    if limit.isdigit() and int(limit) > 0:
+        total = min(total, int(limit)) if total else int(limit)
+    return total or 1 << 34  # unknown: assume 16 GiB rather than refuse everything
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as fh:
+            return fh.read()
+    except OSError:
+        return ""
 
 
 @contextmanager

@@ -1,0 +1,23 @@
+"""The search, in four parts: ``config`` (the validated settings), ``join`` (what a study
+keeps across runs and machines), ``worker`` (one process) and ``loop`` (the parent).
+"""
+
+from __future__ import annotations
+
+from automl_fashion.search.config import SAMPLERS, SearchConfig, max_jobs
+from automl_fashion.search.join import join_config
+from automl_fashion.search.loop import SearchProgress, SearchResult, allowed_overrun, search
+from automl_fashion.search.worker import WORKER_ATTR, open_study
+
+__all__ = [
+    "SAMPLERS",
+    "WORKER_ATTR",
+    "SearchConfig",
+    "SearchProgress",
+    "SearchResult",
+    "allowed_overrun",
+    "join_config",
+    "max_jobs",
+    "open_study",
+    "search",
+]

@@ -1,0 +1,122 @@
+"""The rules of one study across runs and machines: what a resume or a joining worker
+must keep (the split, the families, the sampler and pruner) and what it may choose.
+"""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+from optuna.distributions import CategoricalDistribution
+
+from automl_fashion import families as family_registry
+from automl_fashion.errors import ConfigError
+from automl_fashion.pruning import FAMILY_PARAM
+from automl_fashion.search.config import SearchConfig
+
+
+def split_settings(config: SearchConfig) -> dict[str, int | None]:
+    """What decides the training / validation split: one study keeps one split."""
+    return {
+        "seed": config.seed,
+        "val_size": config.val_size,
+        "train_per_class": config.train_per_class,
+    }
+
+
+def check_split(study: optuna.Study, config: SearchConfig) -> None:
+    """Resuming a study with settings that change its split would compare trials on
+    different validation images: refuse, and say how to resume."""
+    if not study.get_trials(deepcopy=False):
+        return
+    recorded = study.user_attrs
+    changed = {
+        key: value
+        for key, value in split_settings(config).items()
+        if key in recorded and recorded[key] != value
+    }
+    if changed:
+        names = {"seed": "--seed", "train_per_class": "--train-per-class"}
+        flags = ", ".join(f"{names.get(k, k)} {recorded[k]} (not {v})" for k, v in changed.items())
+        raise ConfigError(
+            f"study {config.study!r} was started with {flags}: its trials are compared on "
+            "one validation split, so resume it with the same settings, or start a new --study"
+        )
+
+
+def study_families(study: optuna.Study) -> list[str] | None:
+    """The families a study's trials chose from, in the study's order; None if no trial
+    has drawn a family yet.
+
+    Optuna keeps one distribution per parameter name in a study: once a trial has drawn
+    ``family`` from a set, every later trial must draw from exactly that set.
+    """
+    for trial in study.get_trials(deepcopy=False):
+        dist = trial.distributions.get(FAMILY_PARAM)
+        if isinstance(dist, CategoricalDistribution):
+            return [str(c) for c in dist.choices]
+    return None
+
+
+def resolve_families(study: optuna.Study, config: SearchConfig) -> list[str]:
+    """The families this run searches: the study's on resume, else the requested ones.
+
+    Asking a resumed study for another set of families is refused before any trial runs
+    (Optuna would fail every trial); the same set in another order is the study's order.
+    """
+    recorded = study_families(study)
+    if recorded is None:
+        return config.families or family_registry.names()
+    if config.families is not None and set(config.families) != set(recorded):
+        raise ConfigError(
+            f"--families {','.join(config.families)}: study {config.study!r} searches "
+            f"{','.join(recorded)}, and a study's family choice cannot change; resume it with "
+            f"--families {','.join(recorded)} (or without --families), or start a new --study"
+        )
+    return recorded
+
+
+def record_settings(study: optuna.Study, config: SearchConfig, started: float) -> None:
+    """What joining workers and later resumes read: deadline, families, split, sampler."""
+    study.set_user_attr("deadline", started + config.budget)
+    study.set_user_attr("families", list(config.families or []))
+    for key, value in split_settings(config).items():
+        study.set_user_attr(key, value)
+    study.set_user_attr("sampler", config.sampler)
+    study.set_user_attr("pruner", config.pruner)
+
+
+def join_config(config: SearchConfig, budget: float | None) -> SearchConfig:
+    """A worker's configuration for an existing study: its families, split, sampler and
+    pruner, and its remaining budget.
+
+    ``automl-fashion worker`` adds a machine's workers to a study that a ``search`` started
+    (possibly on another machine): without ``--budget`` they stop at that search's deadline.
+    """
+    from automl_fashion.search.config import SAMPLERS
+    from automl_fashion.storage import load_existing_study
+
+    config.validated()  # this machine's flags, before the storage is touched
+    study = load_existing_study(config.study, config.storage, config.studies_dir)
+    attrs = study.user_attrs
+    if budget is None:
+        if "deadline" not in attrs:
+            raise ConfigError(
+                f"study {config.study!r} records no deadline (not started by search): give --budget"
+            )
+        budget = float(attrs["deadline"]) - time.time()
+        if budget <= 1:
+            raise ConfigError(f"study {config.study!r}: its search's budget is already spent")
+    if config.families is None and isinstance(attrs.get("families"), list):
+        config.families = [str(f) for f in attrs["families"]] or None
+    config.budget = budget
+    config.warm_start = False
+    config.join = True
+    # the study's split, sampler and pruner, whatever this machine's flags say
+    for key, value in split_settings(config).items():
+        setattr(config, key, attrs.get(key, value))
+    if attrs.get("sampler") in SAMPLERS:
+        config.sampler = str(attrs["sampler"])
+    if isinstance(attrs.get("pruner"), str):
+        config.pruner = attrs["pruner"]
+    return config.validated()  # what the study said is untrusted too

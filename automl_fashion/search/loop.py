@@ -1,0 +1,404 @@
+"""The search: one Optuna study, N worker processes, a hard wall-clock budget.
+
+Read top to bottom, :func:`search` is: check the flags -> open the study -> start the
+workers -> watch them -> stop them -> say what happened -> export.
+
+Timeline of ``search(budget=B)``::
+
+    start ──── trials run, each checks the clock at every rung ──── soft ── B ── hard
+                                                                    │           │
+        no new rung starts after `soft`; a trial still inside one rung at `hard`
+        is recorded as failed and its worker process exits.
+
+``hard`` is B plus half of the allowed overrun max(30 s, 2% of B), so the whole command
+ends within it. Optuna's own ``timeout`` cannot do this: it never interrupts a trial.
+
+Faults: Ctrl-C or SIGTERM, every trial stops at its next rung and is recorded; a second
+Ctrl-C kills the workers, and their trials are failed at once. A worker that dies
+(``kill -9``, out of memory) has its trial failed and queued again, and is replaced while
+the budget lasts. ``kill -9`` of the search: its workers stop within a few seconds (see
+``worker``), and the next run of the study fails the trials they left RUNNING and queues
+them again (see ``storage``). :data:`~automl_fashion.search.worker.FAILURE_STREAK` trials
+in a row failing with one reason stop the search with that reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import signal
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from automl_fashion.search.config import SearchConfig
+from automl_fashion.search.join import check_split, record_settings, resolve_families
+from automl_fashion.search.worker import (
+    EXIT_HARD_DEADLINE,
+    FAILURE_STREAK,
+    WorkerJob,
+    open_study,
+    run_worker,
+)
+from automl_fashion.search_space import load_space
+from automl_fashion.storage import artifacts_dir, mask_url, recover_stale_trials, studies_dir
+
+WARM_START_ORDER = {"cnn": 0, "mlp": 1, "svm": 2, "boosting": 3, "linear": 4}
+#: A worker that dies is replaced only if this many seconds are left before ``soft``
+#: (a new process needs a few seconds to import and load the data).
+RESTART_MARGIN = 5.0
+
+
+@dataclass
+class SearchResult:
+    study_name: str
+    storage: str
+    elapsed: float
+    counts: dict[str, int]
+    best_value: float | None
+    best_family: str | None
+    best_number: int | None
+    recovered: list[int]
+    exported: Any = None  # ExportResult of the best model, when exported
+    #: Why the search stopped before its budget (a failure streak), else None.
+    stopped: str | None = None
+    #: Why this run completed no trial, else None.
+    why_none: str | None = None
+
+
+class SearchProgress:
+    """What a search shows while it runs; the CLI passes a rich implementation."""
+
+    def update(
+        self, study: optuna.Study, started: float, budget: float, jobs: int, threads: int
+    ) -> None:
+        """Called about once a second with the live study."""
+
+    def message(self, text: str) -> None:
+        """A one-off status line."""
+
+
+def allowed_overrun(budget: float) -> float:
+    return max(30.0, 0.02 * budget)
+
+
+def search(config: SearchConfig, progress: SearchProgress | None = None) -> SearchResult:
+    """Run a search within ``config.budget`` seconds (the whole call, start to return)."""
+    t_start = time.time()
+    config = config.validated()
+    jobs, threads = config.workers()
+    # keep a little time at the end: shutting workers down, and exporting the saved best model
+    reserve = min(5.0, 0.05 * config.budget) + (
+        min(20.0, 0.05 * config.budget) if config.export_dir else 0.0
+    )
+    soft = t_start + config.budget - reserve
+    hard = t_start + config.budget + 0.5 * allowed_overrun(config.budget)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = open_study(config)
+    # a new study's first worker keeps the study's seed: a sequential seeded search repeats
+    fresh = not config.join and not study.get_trials(deepcopy=False)
+    if not config.join:
+        check_split(study, config)
+    config.families = resolve_families(study, config)
+    config.check_families(config.families)
+    if not config.join:
+        record_settings(study, config, t_start)
+    recovered = recover_stale_trials(study)
+    _requeue_interrupted(study)
+    if config.warm_start:
+        _warm_start(study, config)
+    from automl_fashion.data import load_split
+
+    # fill the parsed-array cache once, before the workers start reading it
+    load_split(val_size=config.val_size, seed=config.seed, data_dir=config.data_dir)
+
+    pool = _Pool(config, soft, hard, threads, t_start, max_deaths=max(4, 2 * jobs))
+    # `kill` (SIGTERM) stops the search the way Ctrl-C does: trials end at their next rung
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if on_main_thread else None
+    try:
+        for i in range(jobs):
+            pool.start(seed=config.seed if fresh and i == 0 else None)
+        pool.watch(study, progress, lambda: _show(progress, study, t_start, config, jobs, threads))
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        pool.kill()
+    recover_stale_trials(study, retry=True)
+    if pool.error is not None:
+        raise pool.error  # a worker could not run at all (bad data, a bug): show it
+
+    trials = study.get_trials(deepcopy=False)
+    counts = {
+        s.name.lower(): sum(t.state == s for t in trials)
+        for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
+    }
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    best = max(complete, key=lambda t: t.value or 0.0, default=None)
+    _show(progress, study, t_start, config, jobs, threads)
+    stopped = (
+        f"{FAILURE_STREAK} trials in a row failed with: {pool.breaker}"
+        if pool.breaker is not None
+        else None
+    )
+    exported = None
+    if best is not None and config.export_dir is not None:
+        exported = _export_best(study, best.number, config)
+    return SearchResult(
+        study_name=config.study,
+        storage=mask_url(config.storage)
+        if config.storage
+        else str(studies_dir(config.studies_dir) / f"{config.study}.journal"),
+        elapsed=time.time() - t_start,
+        counts=counts,
+        best_value=best.value if best else None,
+        best_family=best.params.get("family") if best else None,
+        best_number=best.number if best else None,
+        recovered=recovered,
+        exported=exported,
+        stopped=stopped,
+        why_none=_why_none(trials, t_start, stopped, pool),
+    )
+
+
+def _show(
+    progress: SearchProgress | None,
+    study: optuna.Study,
+    started: float,
+    config: SearchConfig,
+    jobs: int,
+    threads: int,
+) -> None:
+    if progress is not None:
+        progress.update(study, started, config.budget, jobs, threads)
+
+
+@dataclass
+class _Worker:
+    process: Any  # multiprocessing's SpawnProcess
+    conn: Connection
+    index: int
+    result: dict[str, Any] | None = None
+
+
+@dataclass
+class _Pool:
+    """The search's worker processes: started, watched, replaced when one dies, stopped.
+
+    Each is a fresh interpreter (``spawn``), so that it can end itself at the hard deadline
+    without ending the search, and a crash in one is only that one's.
+    """
+
+    config: SearchConfig
+    soft: float
+    hard: float
+    threads: int
+    started: float
+    #: Workers that die are replaced until this many have died (a crash loop ends).
+    max_deaths: int = 4
+    workers: list[_Worker] = field(default_factory=list)
+    reaped: set[int] = field(default_factory=set)
+    stopping: str | None = None
+    breaker: str | None = None
+    error: BaseException | None = None
+    deaths: list[int | None] = field(default_factory=list)  # exit codes of dead workers
+    interrupted: bool = False
+
+    def start(self, seed: int | None = None) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        mine, theirs = ctx.Pipe(duplex=True)
+        job = WorkerJob(
+            self.config,
+            len(self.workers),
+            self.soft,
+            self.hard,
+            self.threads,
+            seed=seed,
+            started=self.started,
+        )
+        process = ctx.Process(
+            target=run_worker,
+            args=(job, theirs),
+            name=f"automl-fashion-worker-{job.index}",
+        )
+        process.start()
+        theirs.close()  # the worker's end lives in the worker only: its EOF means we died
+        self.workers.append(_Worker(process, mine, job.index))
+
+    def live(self) -> list[_Worker]:
+        return [w for w in self.workers if w.process.exitcode is None]
+
+    def watch(self, study: optuna.Study, progress: SearchProgress | None, show: Any) -> None:
+        """Until every worker has ended (or the hard deadline): replace dead ones, stop all
+        on Ctrl-C, SIGTERM, a failure streak or an error."""
+        last_show = 0.0
+        while self.live() and time.time() < self.hard + 2.0:
+            try:
+                live = self.live()
+                waiting = [w.conn for w in live if w.result is None]
+                wait([w.process.sentinel for w in live] + waiting, timeout=1.0)
+                self._reap(study)
+                if time.time() - last_show >= 1.0:
+                    show()
+                    last_show = time.time()
+            except KeyboardInterrupt:
+                if self.interrupted:  # the second Ctrl-C: no more waiting
+                    return
+                self.interrupted = True
+                self.stop("interrupted by the user")
+                if progress is not None:
+                    progress.message(
+                        "Stopping: each trial ends at its next rung (Ctrl-C again to kill)"
+                    )
+
+    def _reap(self, study: optuna.Study) -> None:
+        for w in self.workers:
+            if w.result is None:
+                with contextlib.suppress(EOFError, OSError):
+                    if w.conn.poll():
+                        w.result = w.conn.recv()
+                        self._take(w.result)
+            if w.process.exitcode is None or w.index in self.reaped:
+                continue
+            self.reaped.add(w.index)
+            w.process.join()
+            with contextlib.suppress(EOFError, OSError):  # sent just before it ended
+                if w.result is None and w.conn.poll():
+                    w.result = w.conn.recv()
+                    self._take(w.result)
+            w.conn.close()
+            if w.result is not None or w.process.exitcode == EXIT_HARD_DEADLINE:
+                continue
+            # died without a word (kill -9, out of memory): fail its trial, queue it again
+            self.deaths.append(w.process.exitcode)
+            recover_stale_trials(study, retry=True)
+            if (
+                self.stopping is None
+                and time.time() < self.soft - RESTART_MARGIN
+                and len(self.deaths) <= self.max_deaths
+            ):
+                self.start()
+
+    def _take(self, result: dict[str, Any]) -> None:
+        if "error" in result:
+            error = result["error"]
+            if not isinstance(error, BaseException):
+                error = RuntimeError(f"a worker failed:\n{result.get('traceback', '')}")
+            if self.error is None:
+                self.error = error
+            self.stop("interrupted: another worker of this search failed")
+        elif result.get("breaker") is not None and self.breaker is None:
+            self.breaker = str(result["breaker"])
+            self.stop(f"interrupted: {FAILURE_STREAK} trials in a row failed")
+
+    def stop(self, reason: str) -> None:
+        """Ask every live worker to end its trial at the next rung, and start no more."""
+        self.stopping = self.stopping or reason
+        for w in self.live():
+            with contextlib.suppress(OSError, ValueError):
+                w.conn.send(reason)
+
+    def kill(self) -> None:
+        """End whatever still runs (past the hard deadline, or a second Ctrl-C)."""
+        for w in self.workers:
+            if w.process.exitcode is None:
+                w.process.kill()
+        for w in self.workers:
+            w.process.join()
+            with contextlib.suppress(OSError):
+                w.conn.close()
+
+
+def _why_none(
+    trials: list[FrozenTrial], started: float, stopped: str | None, pool: _Pool
+) -> str | None:
+    """One line on why this run completed no trial (None when it completed one)."""
+    mine = [t for t in trials if t.datetime_start and t.datetime_start.timestamp() >= started]
+    if any(t.state == TrialState.COMPLETE for t in mine):
+        return None
+    if stopped is not None:
+        return f"the search stopped early: {stopped}"
+    failed = Counter(
+        str(t.user_attrs.get("fail_reason", "no reason recorded"))
+        for t in mine
+        if t.state == TrialState.FAIL
+    )
+    budget = sum(t.user_attrs.get("stop_reason") == "budget" for t in mine)
+    pruned = sum(t.state == TrialState.PRUNED for t in mine) - budget
+    if pool.interrupted:
+        return "the search was interrupted before a trial completed"
+    parts = []
+    if failed:
+        reason, n = failed.most_common(1)[0]
+        parts.append(f"{sum(failed.values())} trial(s) failed ({n} with: {reason})")
+    if pruned:
+        parts.append(f"{pruned} were pruned")
+    if budget:
+        parts.append(
+            f"{budget} were stopped by the budget before they finished (give a longer "
+            "--budget, or fewer --jobs so that each trial gets more cores)"
+        )
+    if not mine and pool.deaths:
+        parts.append(f"the worker processes died (exit codes {pool.deaths})")
+    return "; ".join(parts) or "no trial started within the budget: give a longer --budget"
+
+
+def _warm_start(study: optuna.Study, config: SearchConfig) -> None:
+    """Queue each family's known-good init, for families not yet in the study."""
+    seen = {t.params.get("family") for t in study.get_trials(deepcopy=False)}
+    # the slowest, strongest family first: on a short budget it needs the whole clock
+    assert config.families is not None
+    order = sorted(config.families, key=lambda f: WARM_START_ORDER.get(f, len(WARM_START_ORDER)))
+    for name in order:
+        if name in seen:
+            continue
+        space = load_space(name, config.spaces_dir)
+        params = {"family": name, **space.trial_params(space.init)}
+        study.enqueue_trial(params, user_attrs={"warm_start": True})
+
+
+def _requeue_interrupted(study: optuna.Study) -> int:
+    """Queue again the trials a Ctrl-C stopped, so that resuming loses nothing."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    n = 0
+    for t in trials:
+        reason = t.user_attrs.get("fail_reason", "")
+        if t.state == TrialState.FAIL and "interrupted" in reason and t.number not in retried:
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+            n += 1
+    return n
+
+
+def _export_best(study: optuna.Study, number: int, config: SearchConfig) -> Any:
+    """Export the ensemble of the saved models, or the best trial alone when the ensemble
+    does not beat it out of sample, from saved artifacts (no retraining); None if the best
+    trial has no artifact on this machine."""
+    from automl_fashion.artifacts import load_meta
+    from automl_fashion.export import export_trial
+
+    if load_meta(artifacts_dir(config.study, config.studies_dir), number) is None:
+        return None  # trained on another machine, or its artifact failed: export refits later
+    assert config.export_dir is not None
+    return export_trial(
+        study,
+        config.export_dir,
+        selected_by="best complete trial by validation accuracy (end of search)",
+        data_dir=config.data_dir,
+        spaces_dir=config.spaces_dir,
+        studies_dir=config.studies_dir,
+    )
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+__all__ = ["SearchProgress", "SearchResult", "allowed_overrun", "search"]
