@@ -93,8 +93,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     )
     if result.recovered:
         console.print(f"Recovered stale trials of dead workers: {result.recovered}")
+    stopped = _say_why(result)
     if result.best_value is None:
-        console.print("[yellow]No trial completed within the budget.[/]")
+        if not stopped:
+            print("automl-fashion: no trial of the study completed", file=sys.stderr)
         return 1
     console.print(
         f"Best: trial {result.best_number} ({result.best_family}), "
@@ -127,7 +129,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                 else ""
             )
         )
-    return 0
+    return 1 if result.stopped else 0
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -478,16 +480,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def _add_worker_options(p: argparse.ArgumentParser) -> None:
     """Options of everything that runs trials (search, worker)."""
-    p.add_argument("--jobs", type=int, help="parallel worker processes (default: one per core)")
-    p.add_argument("--threads", type=int, help="threads per worker (default: cores / jobs)")
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of the sampler, split and models (default 0)"
+        "--jobs",
+        type=int,
+        help="parallel worker processes (default: one per core; at most 2 per core and one "
+        "per GiB of memory: beyond that they only wait for each other)",
     )
     p.add_argument(
-        "--device", default="auto", help="torch device: auto (GPU if present), cpu, cuda, mps"
+        "--threads",
+        type=int,
+        help="threads per worker (default: cores / jobs; at most the cores)",
     )
     p.add_argument(
-        "--train-per-class", type=int, help="train on this many images per class (smoke runs)"
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the split and models, 0 to 4294967295 (default 0); the first worker "
+        "of a new study samples with it, every other worker with a seed derived from it",
+    )
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="torch device: auto (GPU if present), cpu, cuda, cuda:N, mps; checked at start",
+    )
+    p.add_argument(
+        "--train-per-class",
+        type=int,
+        help="train on this many images per class, 1 to 5000 (smoke runs)",
     )
     p.add_argument(
         "--quiet", action="store_true", help="no live display; one summary line for scripts"
@@ -534,7 +553,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         device=args.device,
         train_per_class=args.train_per_class,
     )
-    config = join_config(config, parse_budget(args.budget) if args.budget else None).validated()
+    config = join_config(config, parse_budget(args.budget) if args.budget else None)
     console = _console(args)
     result = _run_search(config, console, quiet=args.quiet)
     c = result.counts
@@ -544,7 +563,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     if args.quiet:
         print(f"study={result.study_name} complete={c['complete']} elapsed={result.elapsed:.1f}")
-    return 0
+    return 1 if _say_why(result) else 0
+
+
+def _say_why(result) -> bool:  # type: ignore[no-untyped-def]
+    """On stderr, whatever --quiet says: why the search stopped early, or why this run
+    completed no trial. True if there was something to say."""
+    why = result.stopped or result.why_none
+    if why is not None:
+        what = "search stopped early" if result.stopped else "no trial completed in this run"
+        print(f"automl-fashion: {what}: {why}", file=sys.stderr)
+    return why is not None
 
 
 def _run_search(config, console, *, quiet: bool):  # type: ignore[no-untyped-def]
@@ -564,12 +593,17 @@ def _default_export(args: argparse.Namespace) -> str:
     return str(studies_dir(args.studies_dir) / f"{args.study}.model")
 
 
-def _family_list(text: str | None) -> list[str]:
+def _family_list(text: str | None) -> list[str] | None:
+    """``--families`` without repeats; None when not given (a resumed study keeps its own)."""
     from automl_fashion import families
+    from automl_fashion.errors import ConfigError
 
     if text is None:
-        return families.names()
-    return families.check_names([f.strip() for f in text.split(",") if f.strip()])
+        return None
+    names = list(dict.fromkeys(f.strip() for f in text.split(",") if f.strip()))
+    if not names:
+        raise ConfigError(f"--families: {text!r} names no family; expected e.g. cnn,svm")
+    return families.check_names(names)
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
