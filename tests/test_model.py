@@ -59,10 +59,15 @@ def write_model_folder(
     return directory
 
 
-def write_png(path: Path, width: int, height: int, *, gray: bool = True) -> Path:
-    """A valid blank PNG of any size (8-bit grayscale or RGB), streamed row by row, so that
+def write_png(path: Path, width: int, height: int, *, mode: str = "L") -> Path:
+    """A valid black PNG of any size (mode "1", "L" or "RGB"), streamed row by row, so that
     a picture of hundreds of megapixels costs a few hundred kB and no memory to make."""
-    row = b"\0" + b"\0" * width * (1 if gray else 3)
+    depth, colour, row_bytes = {
+        "1": (1, 0, (width + 7) // 8),
+        "L": (8, 0, width),
+        "RGB": (8, 2, 3 * width),
+    }[mode]
+    row = b"\0" * (1 + row_bytes)  # filter type 0, then the row's bytes
     packer = zlib.compressobj(1)
     data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
 
@@ -71,7 +76,7 @@ def write_png(path: Path, width: int, height: int, *, gray: bool = True) -> Path
             struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
         )
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 0 if gray else 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
     path.write_bytes(
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
     )

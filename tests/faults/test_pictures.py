@@ -1,0 +1,117 @@
+"""Hostile pictures given to `predict`, in a real process (issue 12, item 10).
+
+Pictures that would decode to gigabytes, a decompression bomb, a FIFO named like a picture
+and blank pictures: each gets one line (an error on stderr, or "no object found"), the
+other pictures are still classified, and the process stays within bounded memory and
+time. Before, these cost 1.2-1.5 GB, ended in a traceback, hung, or came back as a class
+at 100%.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.test_model import shirt, write_model_folder, write_png
+
+#: predict runs with at most this much address space: a picture decoded in full would not
+#: fit beside Python, numpy and onnxruntime.
+ADDRESS_SPACE = 3 * 2**30
+#: ... and must not reach this much resident memory at its peak (it needs ~100 MB).
+PEAK_RSS = 1 * 2**30
+
+
+def _limited() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+
+
+def run_predict(
+    tmp_path: Path, model: Path, *pictures: Path, timeout: float = 60
+) -> tuple[int, str, str, int]:
+    """rc, stdout, stderr and peak resident bytes of `predict` in a process of its own."""
+    out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "automl_fashion", "predict", str(model), *map(str, pictures)],
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            preexec_fn=_limited,
+        )
+    deadline = time.monotonic() + timeout
+    while True:  # wait4 gives this child's own peak memory; poll it to bound the time
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            pytest.fail(f"predict did not finish within {timeout} s: {err.read_text()}")
+        time.sleep(0.05)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, out.read_text(), err.read_text(), usage.ru_maxrss * 1024
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_model_folder(tmp_path_factory.mktemp("model") / "model")
+
+
+def test_hostile_pictures_get_one_line_each_in_bounded_memory(model: Path, tmp_path: Path) -> None:
+    bomb = write_png(tmp_path / "bomb.png", 20_000, 20_000, mode="1")
+    gray = write_png(tmp_path / "gray.png", 12_000, 12_000)
+    rgb = write_png(tmp_path / "rgb.png", 9_400, 9_400, mode="RGB")
+    assert max(p.stat().st_size for p in (bomb, gray, rgb)) < 2_000_000  # kB on disk
+    fifo = tmp_path / "x.png"
+    os.mkfifo(fifo)
+    blanks = [tmp_path / f"{name}.png" for name in ("dot", "white", "black")]
+    Image.new("L", (1, 1), 0).save(blanks[0])
+    Image.new("RGB", (300, 200), "white").save(blanks[1])
+    Image.new("RGB", (300, 200), "black").save(blanks[2])
+    good = tmp_path / "good.png"
+    shirt().save(good)
+
+    rc, stdout, stderr, peak = run_predict(tmp_path, model, bomb, gray, fifo, good, rgb, *blanks)
+
+    assert rc == 2, stderr
+    assert "Traceback" not in stderr
+    errors = stderr.strip().splitlines()
+    expected = [
+        (bomb, "too large to read (Image size (400000000 pixels) exceeds limit"),
+        (gray, "12000 x 12000 pixels is too large to read; expected at most 49 megapixels"),
+        (fifo, "not a regular file; expected a picture file"),
+        (rgb, "9400 x 9400 pixels is too large to read; expected at most 36 megapixels"),
+    ]
+    assert len(errors) == len(expected), stderr
+    for line, (path, message) in zip(errors, expected, strict=True):
+        assert line.startswith(f"automl-fashion: error: {path}: {message}")
+    lines = stdout.strip().splitlines()
+    assert len(lines) == 4
+    assert lines[0].startswith(f"{good}: ") and lines[0].endswith("%)")
+    for line, blank in zip(lines[1:], blanks, strict=True):
+        assert line.startswith(f"{blank}: no object found (a picture of one flat colour")
+    assert peak < PEAK_RSS, f"predict peaked at {peak / 2**20:.0f} MB"
+
+
+def test_a_picture_just_under_the_limit_is_read_in_bounded_memory(
+    model: Path, tmp_path: Path
+) -> None:
+    """The limit is what it costs: the largest grayscale picture allowed stays in budget."""
+    from automl_fashion.model import MAX_IMAGE_MEMORY, _pixel_limit
+
+    side = int(_pixel_limit("L") ** 0.5)
+    picture = tmp_path / "large.png"
+    image = Image.new("L", (side, side), 255)
+    image.paste(0, (side // 4, side // 4, side // 2, side // 2))
+    image.save(picture)
+    del image
+    rc, stdout, stderr, peak = run_predict(tmp_path, model, picture)
+    assert rc == 0 and stdout.startswith(f"{picture}: "), stderr
+    assert peak < 200 * 2**20 + MAX_IMAGE_MEMORY, f"predict peaked at {peak / 2**20:.0f} MB"
