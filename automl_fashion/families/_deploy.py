@@ -24,9 +24,11 @@ def _nn() -> type[nn.Module]:
 
 
 def buffer(module: nn.Module, name: str, array: np.ndarray) -> None:
+    """A copy of ``array`` as a float32 buffer: the fitted model's own arrays (often float32
+    already, which ``as_tensor`` would share) must not change with the module."""
     import torch
 
-    module.register_buffer(name, torch.as_tensor(np.asarray(array, dtype=np.float32)))
+    module.register_buffer(name, torch.tensor(np.asarray(array, dtype=np.float32)))
 
 
 def _mod(x: torch.Tensor, m: float) -> torch.Tensor:

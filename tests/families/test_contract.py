@@ -142,3 +142,24 @@ def test_a_fit_past_its_deadline_stops_within_its_first_rung(name: str, tiny_spl
     with pytest.raises(BudgetExhausted):
         model.fit(tiny_split, lambda step, acc: reports.append(step), deadline=time.time() - 1)
     assert len(reports) <= 1, f"{name} trained {len(reports)} rungs past its deadline"
+
+
+def test_deploying_never_changes_the_trained_model(fitted, tiny_split: Split) -> None:  # type: ignore[no-untyped-def]
+    """Export turns deploy_module() into ONNX and safe weights while the model stays in use
+    (validation probabilities, the saved artifact): the module must hold copies."""
+    import copy
+
+    import torch
+
+    name, model, _, _ = fitted
+    model = copy.deepcopy(model)  # the fixture is shared: a failure must not corrupt it
+    X = tiny_split.X_val[:50]
+    before = model.predict_proba(X)
+    try:
+        deployed = model.deploy_module()
+    except NotImplementedError:
+        pytest.skip(f"{name} exports without a torch module")
+    with torch.no_grad():
+        for tensor in deployed.state_dict().values():
+            tensor.add_(1)  # in place, as a careless caller could
+    np.testing.assert_array_equal(model.predict_proba(X), before)
