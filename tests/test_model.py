@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -237,3 +239,45 @@ def test_a_graph_of_unknown_width_is_checked_when_it_runs(
 def test_printable_escapes_terminal_controls_and_keeps_text() -> None:
     assert printable("T-shirt/top é") == "T-shirt/top é"
     assert printable("\x1b[31mBoot\x1b[0m\n\u202e") == "\\x1b[31mBoot\\x1b[0m\\n\\u202e"
+
+
+# -- the predict command ----------------------------------------------------------------
+def predict(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "automl_fashion", "predict", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_predict_goes_on_past_a_bad_picture_and_says_which(tmp_path: Path) -> None:
+    folder = write_model_folder(tmp_path / "m")
+    shirt().save(tmp_path / "good.png")
+    Image.new("L", (8, 8), 255).save(tmp_path / "white.png")
+    (tmp_path / "notes.png").write_text("not a picture")
+    pictures = [tmp_path / "notes.png", tmp_path / "good.png", tmp_path / "white.png"]
+    run = predict(folder, *pictures, "--format", "json")
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"automl-fashion: error: {pictures[0]}: not an image")
+    rows = json.loads(run.stdout)
+    assert [r["image"] for r in rows] == list(map(str, pictures))
+    assert "not an image" in rows[0]["error"]
+    assert rows[1]["class"] in CLASSES and 0 < rows[1]["probability"] <= 1
+    assert rows[2]["class"] is None and rows[2]["note"] == "no object found"
+    text = predict(folder, *pictures[1:])
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines()[1].startswith(f"{pictures[2]}: no object found")
+
+
+def test_predict_prints_no_terminal_escapes(tmp_path: Path) -> None:
+    card = {"family": "linear", "classes": [*CLASSES[:9], "\x1b[2JBoot"]}
+    run = predict(write_model_folder(tmp_path / "bad", card=card), tmp_path / "x.png")
+    assert run.returncode == 2 and "\x1b" not in run.stderr + run.stdout
+    assert "field 'classes' must be names without control characters" in run.stderr
+    folder = write_model_folder(tmp_path / "m")
+    named = tmp_path / "\x1b[31mred.png"
+    shirt().save(named, format="PNG")
+    run = predict(folder, named)
+    assert run.returncode == 0 and "\x1b" not in run.stdout
+    assert run.stdout.startswith(f"{tmp_path}/\\x1b[31mred.png: ")
