@@ -390,7 +390,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             studies_dir=args.studies_dir,
             ensemble=not args.single,
             force=args.force,
-            say=lambda message: console.print(message, markup=False, highlight=False),
+            say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
         )
     lo, hi = result.test_interval
     what = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -184,3 +185,41 @@ def test_the_leaderboard_reports_the_ensemble(ensemble_study: tuple) -> None:
     out = " ".join(run.stdout.split())
     assert "Ensemble of the saved models" in out
     assert f"{ens.val_accuracy:.2%} on held-out validation halves" in out
+
+
+def test_a_corrupt_saved_model_is_left_out_of_the_ensemble_with_a_message(
+    ensemble_study: tuple, tmp_path: Path
+) -> None:
+    _, folder = ensemble_study
+    shutil.copytree(folder, tmp_path / "copy")
+    study = optuna.load_study(
+        study_name="ens", storage=open_storage(None, "ens", tmp_path / "copy")
+    )
+    root = artifacts_dir("ens", tmp_path / "copy")
+    victim = saved_trials(root)[0]
+    native = json.loads((root / f"trial-{victim}" / "meta.json").read_text())["native"]
+    weights = root / f"trial-{victim}" / native
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
+    messages: list[str] = []
+    ens = build_ensemble(study, root, say=messages.append)
+    assert messages == [
+        f"trial {victim}: saved model is corrupt (sha256 mismatch on {weights.name}); "
+        "left out of the ensemble"
+    ]
+    assert ens is None or victim not in [m.trial for m in ens.members]
+
+
+def test_re_exporting_one_model_over_an_ensemble_leaves_no_member_files(
+    ensemble_study: tuple, tmp_path: Path
+) -> None:
+    from automl_fashion.export import export_ensemble
+
+    study, folder = ensemble_study
+    ens = build_ensemble(study, artifacts_dir("ens", folder))
+    assert ens is not None
+    export_ensemble(ens, tmp_path / "model", study="ens")
+    assert list((tmp_path / "model").glob("member-*"))
+    export_trial(study, tmp_path / "model", studies_dir=str(folder), ensemble=False)
+    assert not list((tmp_path / "model").glob("member-*"))
+    card = json.loads((tmp_path / "model" / "model_card.json").read_text())
+    assert sorted(card["written"]) == sorted(p.name for p in (tmp_path / "model").iterdir())

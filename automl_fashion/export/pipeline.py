@@ -95,15 +95,21 @@ def export_trial(
             say(message)
 
     root = artifacts_dir(study.study_name, studies_dir)
+    left_out: list[str] = []  # corrupt saved models the ensemble did without
     if trial is None and criterion == "accuracy" and not refit and ensemble:
         from automl_fashion.ensemble import build_ensemble
 
-        ens = build_ensemble(study, root, say=note)
+        ens = build_ensemble(study, root, say=left_out.append)
         if ens is not None and ens.helps:
+            for message in left_out:
+                note(message)
             return export_ensemble(
                 ens, out, study=study.study_name, data_dir=data_dir, force=force, notes=notes
             )
     chosen = pick_trial(study, trial, criterion)
+    for message in left_out:  # the chosen trial's own corruption is told below
+        if not message.startswith(f"trial {chosen.number}:"):
+            note(message)
     selected_by = selected_by or (
         f"trial {trial} chosen by the user"
         if trial is not None
