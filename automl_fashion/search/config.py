@@ -89,8 +89,8 @@ class SearchConfig:
                 f"--device: {self.device!r} is not a device; expected auto, cpu, cuda, cuda:N "
                 "or mps"
             )
-        if self.families is not None:
-            self.check_families(self.families)
+        # before the study is open, the families it may search: these, or all of them
+        self.check_families(self.families or family_registry.names())
         return self
 
     def check_families(self, names: list[str]) -> None:

@@ -83,13 +83,20 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
 def open_study(config: SearchConfig, *, seed: int | None = None) -> optuna.Study:
     """The study (created if new), with this process's sampler and the study's pruner."""
     storage = open_storage(config.storage, config.study, config.studies_dir)
+    sampler = make_sampler(config.sampler, config.seed if seed is None else seed)
+    pruner = make_pruner(config.pruner)
+    # load first: creating an existing study still appends to a journal
+    with contextlib.suppress(KeyError):
+        return optuna.load_study(
+            study_name=config.study, storage=storage, sampler=sampler, pruner=pruner
+        )
     return optuna.create_study(
         study_name=config.study,
         storage=storage,
         direction="maximize",
-        sampler=make_sampler(config.sampler, config.seed if seed is None else seed),
-        pruner=make_pruner(config.pruner),
-        load_if_exists=True,
+        sampler=sampler,
+        pruner=pruner,
+        load_if_exists=True,  # another machine may create it at this very moment
     )
 
 

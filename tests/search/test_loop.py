@@ -1,0 +1,138 @@
+"""The search loop in real processes: failure streaks, resumes with other families,
+Ctrl-C on database storage, and the sampler seed of each worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from tests.test_orchestrator import (  # noqa: F401 - env is a fixture
+    _wait_for,
+    env,
+    load,
+    search_cmd,
+    set_sleepy,
+)
+
+WORKER = "automl_fashion:worker"
+
+
+def run(
+    cmd: list[str], environ: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_streak_of_one_failure_stops_the_search_with_it(env: dict[str, str]) -> None:  # noqa: F811
+    set_sleepy(env, rung_seconds=-1.0)  # time.sleep(-1): every trial fails at once
+    start = time.monotonic()
+    out = run(search_cmd("3m", "--jobs", "1"), env)
+    assert time.monotonic() - start < 90  # not the whole budget
+    assert out.returncode == 1
+    assert (
+        "search stopped early: 20 trials in a row failed with: "
+        "ValueError: sleep length must be non-negative" in out.stderr
+    ), out.stderr
+    assert "Traceback" not in out.stderr
+    assert 20 <= len(load(env).get_trials()) < 40
+
+
+def test_resuming_with_other_families_is_refused_and_writes_nothing(env: dict[str, str]) -> None:  # noqa: F811
+    set_sleepy(env, rung_seconds=0.05, epochs=2, diverge=False)
+    assert run(search_cmd("6s", "--jobs", "1"), env).returncode == 0
+    journal = Path(env["AUTOML_FASHION_STUDIES"]) / "t.journal"
+    before = journal.read_bytes()
+    cmd = search_cmd("1m", "--jobs", "1")
+    cmd[cmd.index("sleepy")] = "sleepy,linear"
+    start = time.monotonic()
+    out = run(cmd, env)
+    assert time.monotonic() - start < 30
+    assert out.returncode == 2
+    assert "--families sleepy,linear: study 't' searches sleepy" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert journal.read_bytes() == before
+    # the same family twice is the same set; no --families at all resumes the study's
+    cmd[cmd.index("sleepy,linear")] = "sleepy,sleepy"
+    cmd[cmd.index("1m")] = "4s"
+    assert run(cmd, env).returncode == 0
+    without = search_cmd("4s", "--jobs", "1")
+    del without[without.index("--families") : without.index("--families") + 2]
+    assert run(without, env).returncode == 0
+    families = {t.params.get("family") for t in load(env).get_trials()}
+    assert families == {"sleepy"}
+
+
+def test_ctrl_c_on_database_storage_before_anything_was_saved(
+    env: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    set_sleepy(env, rung_seconds=0.5, epochs=40, diverge=False)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    env["AUTOML_FASHION_STUDIES"] = str(tmp_path / "not-yet")  # no studies folder
+    proc = subprocess.Popen(
+        search_cmd("5m", "--jobs", "1", "--storage", url),
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def running() -> bool:
+            try:
+                study = optuna.load_study(study_name="t", storage=url)
+            except Exception:
+                return False
+            return any(
+                t.state == TrialState.RUNNING and t.intermediate_values for t in study.get_trials()
+            )
+
+        _wait_for(running)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert "Traceback" not in err and "FileNotFoundError" not in err, err
+    assert "interrupted before a trial completed" in err
+    trials = optuna.load_study(study_name="t", storage=url).get_trials()
+    assert trials and not [t for t in trials if t.state == TrialState.RUNNING]
+
+
+def test_each_worker_samples_with_its_own_recorded_seed(env: dict[str, str]) -> None:  # noqa: F811
+    """A new study's first worker uses --seed (a seeded sequential search repeats itself);
+    every other worker, and every later run, a seed of its own."""
+    set_sleepy(env, rung_seconds=0.05, epochs=2, diverge=False)
+    run(search_cmd("15s", "--jobs", "2", "--seed", "5", "--sampler", "random"), env)
+    run(search_cmd("10s", "--jobs", "1", "--seed", "5", "--sampler", "random"), env)
+    trials = [t for t in load(env).get_trials() if WORKER in t.system_attrs]
+    by_pid: dict[int, set[int]] = {}
+    for t in trials:
+        worker = t.system_attrs[WORKER]
+        by_pid.setdefault(worker["pid"], set()).add(worker["sampler_seed"])
+    assert len(by_pid) == 3 and all(len(s) == 1 for s in by_pid.values())
+    seeds = [s.pop() for s in by_pid.values()]
+    assert len(set(seeds)) == 3 and 5 in seeds
+    first_run = [t for t in trials if t.system_attrs[WORKER]["sampler_seed"] == 5]
+    assert min(t.number for t in first_run) == 0  # the study's first worker
+    drawn = [t.params["sleepy.quality"] for t in trials if "warm_start" not in t.user_attrs]
+    assert len(drawn) == len(set(drawn))  # no worker replays another's draws
+
+    # the same seeded sequential search on a new study draws the same parameters
+    def sequence(study: str) -> list[float]:
+        run(
+            search_cmd("10s", "--jobs", "1", "--seed", "5", "--sampler", "random", study=study), env
+        )
+        return [t.params["sleepy.quality"] for t in load(env, study).get_trials() if t.params]
+
+    a, b = sequence("r1"), sequence("r2")
+    n = min(len(a), len(b))
+    assert n >= 2 and a[:n] == b[:n]
