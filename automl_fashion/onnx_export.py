@@ -66,9 +66,14 @@ def save_native(model: Family, directory: Path) -> Path:
     if custom is not None:
         path: Path = custom(directory)
         return path
+    from safetensors import SafetensorError
+
     path = directory / "model.safetensors"
     state = {k: v.contiguous().cpu() for k, v in model.deploy_module().state_dict().items()}
-    save_file(state, str(path), metadata={"family": model.name})
+    try:
+        save_file(state, str(path), metadata={"family": model.name})
+    except SafetensorError as exc:  # a full disk, for one: an OSError like any other write
+        raise OSError(f"{path.name}: {exc}") from exc
     return path
 
 

@@ -3,8 +3,8 @@ real processes (issue 12, items 2 and 3).
 
 A saved model whose weights were corrupted, or whose meta.json names a file outside its
 folder, is trained again on its trial's own split, with one line saying why, and nothing
-is written outside --out. An export killed with SIGKILL leaves the earlier export at
---out, whole, and the next export clears what the killed one left beside it.
+is written outside --out. An export killed with SIGKILL, or stopped by a full disk, leaves
+the earlier export at --out, whole, and the next export clears what a killed one left.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -172,3 +173,33 @@ def test_an_export_killed_midway_leaves_the_earlier_export_whole(
     assert again.returncode == 0, again.stderr
     _complete_export(out)
     assert sorted(p.name for p in out.parent.iterdir()) == ["model"]  # the leftover is gone
+
+
+def _small_files_only() -> None:  # in the child: a file system that takes 16 kB a file
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16_000, 16_000))
+
+
+def test_a_full_disk_is_one_line_and_leaves_the_earlier_export_whole(
+    searched: tuple[dict[str, str], Path],
+) -> None:
+    env, folder = searched
+    out = folder / "full" / "model"
+    out.parent.mkdir()
+    first = _export(env, out, "--trial", str(_saved(folder)[-1]))
+    assert first.returncode == 0, first.stderr
+    before = _files(out)
+    run = subprocess.run(
+        [*CLI, "export", "--study", "t", "--out", str(out), "--single", "--threads", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=_small_files_only,
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"automl-fashion: error: --out {str(out)!r}: could not write the model (File too "
+        "large); it is unchanged"
+    ]
+    assert _files(out) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["model"]
