@@ -122,7 +122,7 @@ def test_each_worker_samples_with_its_own_recorded_seed(env: dict[str, str]) -> 
     seeds = [s.pop() for s in by_pid.values()]
     assert len(set(seeds)) == 3 and 5 in seeds
     first_run = [t for t in trials if t.system_attrs[WORKER]["sampler_seed"] == 5]
-    assert min(t.number for t in first_run) == 0  # the study's first worker
+    assert all(t.system_attrs[WORKER]["index"] == 0 for t in first_run)  # the first worker
     drawn = [t.params["sleepy.quality"] for t in trials if "warm_start" not in t.user_attrs]
     assert len(drawn) == len(set(drawn))  # no worker replays another's draws
 
