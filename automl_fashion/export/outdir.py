@@ -119,6 +119,8 @@ def staged_folder(out: str | os.PathLike[str], *, force: bool = False) -> Iterat
     On any error, or a kill, ``out`` is as it was: the partial folder is removed (or, after
     a kill, by the next export to the same place)."""
     target = check_out_dir(out, force=force)
+    if _restore_swapped_out(target):
+        target = check_out_dir(out, force=force)
     _, written, in_place = _plan(target)
     _remove_stale(target)
     if in_place:
@@ -136,9 +138,10 @@ def staged_folder(out: str | os.PathLike[str], *, force: bool = False) -> Iterat
         else:
             installed = _swap_in(tmp, target, written)
     except OSError as exc:
+        what = f"{exc.strerror}: {Path(exc.filename).name}" if exc.filename else str(exc)
         left = "some of the model's files there were replaced" if moving else "it is unchanged"
         raise ExportError(
-            f"--out {str(out)!r}: could not write the model ({exc.strerror or exc}); {left}"
+            f"--out {str(out)!r}: could not export the model ({what}); {left}"
         ) from None
     finally:
         if not installed:  # else ``tmp`` is gone, or holds what is left of the earlier export
@@ -241,6 +244,19 @@ def _remove_stale(target: Path) -> None:
                 os.unlink(f.path)
             with contextlib.suppress(OSError):
                 folder.rmdir()
+
+
+def _restore_swapped_out(target: Path) -> bool:
+    """Where two renames stand in for an atomic swap, a kill between them leaves the earlier
+    export at ``<out>.old-<pid>`` and nothing at ``out``: put it back."""
+    if target.exists():
+        return False
+    for folder in target.parent.glob(f"{glob.escape(target.name)}.old-*"):
+        tail = folder.name.rsplit("-", 1)[1]
+        if tail.isdigit() and not _alive(int(tail)) and earlier_export(folder) is not None:
+            os.rename(folder, target)
+            return True
+    return False
 
 
 def _alive(pid: int) -> bool:

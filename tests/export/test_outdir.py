@@ -107,7 +107,9 @@ def test_an_earlier_export_is_replaced_whole(tmp_path: Path) -> None:
         _fake_export(tmp, "model.onnx", "member-1-mlp.safetensors", "member-2-cnn.safetensors")
     with staged_folder(out) as tmp:  # an earlier export: no --force needed
         _fake_export(tmp, "model.onnx", "model.safetensors")
-    assert sorted(p.name for p in out.iterdir()) == sorted([CARD, "model.onnx", "model.safetensors"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [CARD, "model.onnx", "model.safetensors"]
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
@@ -120,7 +122,9 @@ def test_an_earlier_export_with_a_users_file_needs_force_and_keeps_it(tmp_path: 
         check_out_dir(out)
     with staged_folder(out, force=True) as tmp:
         _fake_export(tmp, "model.onnx", "model.ubj")
-    assert sorted(p.name for p in out.iterdir()) == sorted([CARD, "model.onnx", "model.ubj", "notes.txt"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [CARD, "model.onnx", "model.ubj", "notes.txt"]
+    )
     assert earlier_export(out) == sorted([CARD, "model.onnx", "model.ubj"])
 
 
@@ -193,3 +197,17 @@ def test_without_an_atomic_exchange_two_renames_do_the_swap(
             _fake_export(tmp, "model.onnx", native)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     assert sorted(p.name for p in out.iterdir()) == sorted([CARD, "model.onnx", native])
+
+
+def test_an_earlier_export_left_aside_by_a_killed_swap_is_put_back(tmp_path: Path) -> None:
+    """Without an atomic exchange a kill between the two renames leaves nothing at --out."""
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    aside = tmp_path / f"model.old-{int(dead.stdout)}"
+    with staged_folder(aside) as tmp:
+        _fake_export(tmp, "model.onnx", "member-1-mlp.safetensors")
+    with pytest.raises(RuntimeError), staged_folder(tmp_path / "model") as tmp:
+        raise RuntimeError("this export fails too")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    assert "member-1-mlp.safetensors" in earlier_export(tmp_path / "model")
