@@ -138,7 +138,8 @@ def staged_folder(out: str | os.PathLike[str], *, force: bool = False) -> Iterat
         else:
             installed = _swap_in(tmp, target, written)
     except OSError as exc:
-        what = f"{exc.strerror}: {Path(exc.filename).name}" if exc.filename else str(exc)
+        what = exc.strerror or str(exc)
+        what += f": {Path(exc.filename).name}" if exc.filename else ""
         left = "some of the model's files there were replaced" if moving else "it is unchanged"
         raise ExportError(
             f"--out {str(out)!r}: could not export the model ({what}); {left}"

@@ -199,7 +199,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_earlier_export_whole(
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert run.stderr.strip().splitlines() == [
         f"automl-fashion: error: --out {str(out)!r}: could not export the model (File too "
-        "large: model.onnx); it is unchanged"
+        "large); it is unchanged"
     ]
     assert _files(out) == before
     assert sorted(p.name for p in out.parent.iterdir()) == ["model"]
