@@ -35,6 +35,7 @@ from automl_fashion.artifacts import (
     read_verified,
 )
 from automl_fashion.data import Split, load_test, load_train_full
+from automl_fashion.errors import ConfigError
 from automl_fashion.export.card import write_card
 from automl_fashion.export.outdir import check_out_dir, staged_folder
 from automl_fashion.export.select import pick_trial, search_split, trial_recipe
@@ -87,6 +88,8 @@ def export_trial(
     from automl_fashion.storage import artifacts_dir
 
     check_out_dir(out, force=force)  # before any training
+    if threads is not None and (isinstance(threads, bool) or threads < 1):
+        raise ConfigError(f"--threads must be at least 1; got {threads}")
     notes: list[str] = []
 
     def note(message: str) -> None:

@@ -6,6 +6,7 @@ configuration by type against its family's space, the study's split settings by 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,12 +42,15 @@ def pick_trial(study: optuna.Study, trial: int | None, criterion: str) -> Frozen
         raise ConfigError(f"study {study.study_name!r} has no complete trial to export")
     if criterion == "accuracy":
         return max(complete, key=lambda t: (t.value or 0.0, -t.number))
-    return max(
-        complete,
-        key=lambda t: score(
-            t.value or 0.0, t.user_attrs.get("fit_seconds", 0.0), DEFAULT_COST_WEIGHT
-        ),
-    )
+    return max(complete, key=lambda t: score(t.value or 0.0, _seconds(t), DEFAULT_COST_WEIGHT))
+
+
+def _seconds(trial: FrozenTrial) -> float:
+    """The recorded fit time, or 0 when it is missing or not a finite number."""
+    value = trial.user_attrs.get("fit_seconds")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value) if math.isfinite(value) else 0.0
 
 
 @dataclass(frozen=True)

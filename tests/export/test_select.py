@@ -102,3 +102,19 @@ def test_recorded_parameters_are_checked_by_type() -> None:
 def test_a_trial_from_before_records_is_rebuilt_and_says_so() -> None:
     recipe = trial_recipe(_trial_with(None), study_seed=5)
     assert not recipe.stored and recipe.params == linear_params() and recipe.seed == 5
+
+
+def test_choosing_by_score_survives_a_wrong_typed_fit_time() -> None:
+    from automl_fashion.export import pick_trial
+
+    study = optuna.create_study(direction="maximize")
+    for value, seconds in ((0.8, "slow"), (0.7, 1.0)):
+        trial = study.ask()
+        trial.set_user_attr("fit_seconds", seconds)
+        study.tell(trial, value)
+    assert pick_trial(study, None, "score").number in (0, 1)
+
+
+def test_threads_below_one_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--threads must be at least 1; got 0"):
+        export_trial(optuna.create_study(), tmp_path / "model", threads=0)
