@@ -171,7 +171,12 @@ def _work(job: WorkerJob, control: _Control) -> dict[str, Any]:
     seed = job.seed if job.seed is not None else sampler_seed(config.seed, job.index)
     study = open_study(config, seed=seed)
     control.study = study
-    identity = {**worker_identity(), "index": job.index, "sampler_seed": seed}
+    identity = {
+        **worker_identity(),
+        "index": job.index,
+        "sampler": config.sampler,
+        "sampler_seed": seed,
+    }
     data = load_split(val_size=config.val_size, seed=config.seed, data_dir=config.data_dir)
     if config.train_per_class:
         data = subsample(
