@@ -83,10 +83,10 @@ def open_storage(
     folder. ``writable=False`` opens an existing journal for reading only.
     """
     if url is None:
-        return _journal(studies_dir(directory) / f"{study_name}.journal", directory, writable)
+        return _open_journal(studies_dir(directory) / f"{study_name}.journal", directory, writable)
     kind, target = classify(url)
     if kind == "journal":
-        return _journal(Path(target), directory, writable)
+        return _open_journal(Path(target), directory, writable)
     try:
         return _rdb_storage(url)
     except Exception as exc:  # SQLAlchemy raises many kinds; show one clean line
@@ -96,10 +96,12 @@ def open_storage(
         ) from None
 
 
-def _journal(path: Path, directory: str | os.PathLike[str] | None, writable: bool) -> Journal:
+def _open_journal(path: Path, directory: str | os.PathLike[str] | None, writable: bool) -> Journal:
     folder = studies_dir(directory)
     if path.is_dir():
         raise ConfigError(f"--storage: {str(path)!r} is a folder; expected a journal file")
+    if path.exists() and not path.is_file():  # a FIFO would hang the first read
+        raise ConfigError(f"--storage: {str(path)!r} is not a regular file; expected a journal")
     if not writable:
         if not path.is_file():
             raise ConfigError(f"--storage: no journal file {str(path)!r}")

@@ -10,7 +10,7 @@ from automl_fashion.errors import ConfigError
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 # user:password@ up to the last @ before the path: over-masking beats a leak
-_USERINFO = re.compile(r"(://[^:/@?#]*:)[^/?#]*@")
+_USERINFO = re.compile(r"((?:^|//)[^:/@?#]*:)[^/?#]*@")
 _QUERY_PAIR = re.compile(r"([?&;])([^=&;#]*)=([^&;#]*)")
 _SECRET_KEY = re.compile(r"pass|pwd|secret|token", re.IGNORECASE)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import optuna
@@ -64,10 +65,14 @@ def test_studies_dir_naming_a_file_is_a_config_error(
         studies_dir()
 
 
-def test_a_journal_path_that_is_a_folder_is_a_config_error(tmp_path: Path) -> None:
+def test_a_journal_path_that_is_no_regular_file_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "x.journal").mkdir()
     with pytest.raises(ConfigError, match="is a folder"):
         open_storage(str(tmp_path / "x.journal"), "x", tmp_path)
+    os.mkfifo(tmp_path / "y.journal")
+    for writable in (True, False):
+        with pytest.raises(ConfigError, match="is not a regular file"):
+            open_storage(str(tmp_path / "y.journal"), "y", tmp_path, writable=writable)
 
 
 def test_reading_creates_and_changes_nothing(tmp_path: Path) -> None:
