@@ -50,7 +50,13 @@ def test_split_exposes_no_test_data(full_split: Split) -> None:
 
 def test_search_side_code_never_reads_the_test_set() -> None:
     """Only export/evaluation modules may call load_test; selection code must not."""
-    allowed = {"data/__init__.py", "data/dataset.py", "data/verify.py", "export/pipeline.py", "evaluate.py"}
+    allowed = {
+        "data/__init__.py",
+        "data/dataset.py",
+        "data/verify.py",
+        "export/pipeline.py",
+        "evaluate.py",
+    }
     root = Path(automl_fashion.__file__).parent
     offenders = []
     for path in root.rglob("*.py"):
