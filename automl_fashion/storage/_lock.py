@@ -10,10 +10,10 @@ must see its folder the same way (a machine that serves it over NFS mounts it to
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import stat
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +21,9 @@ from optuna.storages.journal import JournalFileOpenLock
 from optuna.storages.journal._file import BaseJournalFileLock
 
 from automl_fashion.storage._errors import StorageError, reason
+
+if sys.platform != "win32":
+    import fcntl
 
 #: Longest wait for the lock before giving up with an error (appends take milliseconds).
 LOCK_TIMEOUT = 30.0
@@ -34,7 +37,7 @@ NETWORK_FILE_SYSTEMS = frozenset(
 
 def lock_for(journal: str, timeout: float = LOCK_TIMEOUT) -> BaseJournalFileLock:
     """The right lock for a journal file at ``journal``."""
-    if file_system(Path(journal).parent) in NETWORK_FILE_SYSTEMS:
+    if sys.platform == "win32" or file_system(Path(journal).parent) in NETWORK_FILE_SYSTEMS:
         return NetworkFileLock(journal)
     return KernelFileLock(journal, timeout)
 

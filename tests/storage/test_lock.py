@@ -14,7 +14,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from automl_fashion.storage import StorageError, open_storage, worker_identity
+from automl_fashion.storage import StorageError, _lock, open_storage, worker_identity
 from automl_fashion.storage._lock import (
     KernelFileLock,
     NetworkFileLock,
@@ -95,7 +95,9 @@ def test_a_dead_holder_frees_the_lock(tmp_path: Path) -> None:
     waiter.release()
 
 
-def test_network_file_systems_get_optunas_lock(tmp_path: Path) -> None:
+def test_network_file_systems_get_optunas_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mountinfo = tmp_path / "mountinfo"
     mountinfo.write_text(
         "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
@@ -105,6 +107,8 @@ def test_network_file_systems_get_optunas_lock(tmp_path: Path) -> None:
     assert file_system(share, str(mountinfo)) == "nfs4"
     assert file_system(tmp_path, str(mountinfo)) == "ext4"
     assert isinstance(lock_for(str(tmp_path / "x.journal")), KernelFileLock)
+    monkeypatch.setattr(_lock, "file_system", lambda folder: "nfs4")
+    assert isinstance(lock_for(str(tmp_path / "x.journal")), NetworkFileLock)
 
 
 def test_the_network_lock_is_one_line_on_a_folder(tmp_path: Path) -> None:
