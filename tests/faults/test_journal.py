@@ -40,6 +40,7 @@ def _leaderboard(env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str],
         env=env,
         capture_output=True,
         text=True,
+        timeout=120,
     )
     rows = json.loads(out.stdout) if out.returncode == 0 else []
     return out, {row["trial"] for row in rows if row["state"] == "complete"}
@@ -73,7 +74,7 @@ def first_journal(tmp_path_factory: pytest.TempPathFactory) -> bytes:
         "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
     }
     set_sleepy(first, **SLEEPY)
-    out = subprocess.run(_search(), env=first, capture_output=True, text=True)
+    out = subprocess.run(_search(), env=first, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return (tmp / "studies" / "t.journal").read_bytes()
 
@@ -103,7 +104,7 @@ def test_a_resumed_search_repairs_a_bad_tail_and_keeps_every_trial(
     before = _complete(studies)  # readers skip the bad tail
     assert before
 
-    out = subprocess.run(_search(), env=env, capture_output=True, text=True)
+    out = subprocess.run(_search(), env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode in (0, 1), out.stderr  # 1: no new trial done on a busy machine
     (backup,) = studies.glob("t.journal.bak-*")
     assert backup.read_bytes() == damaged
@@ -127,7 +128,12 @@ def test_a_full_disk_is_one_line_and_the_journal_stays_readable(
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     out = subprocess.run(
-        _search("20s"), env=env, capture_output=True, text=True, preexec_fn=small_disk
+        _search("20s"),
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=small_disk,
+        timeout=120,
     )
     assert out.returncode != 0
     error = _one_line_error(out.stderr)
@@ -195,7 +201,11 @@ def test_a_bad_line_in_the_middle_is_one_line_in_every_command(
         "search": search_cmd("8s")[3:],
     }[command]
     out = subprocess.run(
-        [sys.executable, "-m", "automl_fashion", *args], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "automl_fashion", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 2
     error = _one_line_error(out.stderr)
