@@ -170,7 +170,8 @@ def test_a_reader_never_fails_while_a_search_writes(
     background.append(proc)
     reads, boards, during_writes = 0, 0, 0
     seen = _complete(studies)
-    while proc.poll() is None:
+    give_up = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < give_up:
         size = journal.stat().st_size
         now = _complete(studies)
         assert seen <= now  # never an error, never a complete trial lost
@@ -181,6 +182,7 @@ def test_a_reader_never_fails_while_a_search_writes(
             assert board.returncode == 0, board.stderr
             boards += 1
         time.sleep(0.02)  # leave the search the CPU it needs
+    assert proc.poll() is not None, "the search did not end"
     assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
     assert during_writes >= 1 and boards >= 1, (reads, during_writes, boards)
     board, shown = _leaderboard(env)
