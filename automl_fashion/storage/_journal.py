@@ -74,7 +74,7 @@ class JournalFile(JournalFileBackend):
         self.record: dict[str, Any] = {}  # and that record
         if writable:
             self._check_writable()
-            if self._tail_needs_repair():  # cheap look without the lock first
+            if self._tail_needs_repair():  # a first look without the lock: it is rare
                 with self._locked():
                     fd = self._open_for_append()
                     try:
