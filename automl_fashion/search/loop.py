@@ -25,6 +25,7 @@ in a row failing with one reason stop the search with that reason.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import signal
 import threading
@@ -37,6 +38,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from automl_fashion.errors import AutoMLFashionError
 from automl_fashion.search.config import SearchConfig
 from automl_fashion.search.join import check_split, record_settings, resolve_families
 from automl_fashion.search.worker import (
@@ -91,7 +93,7 @@ def allowed_overrun(budget: float) -> float:
 def search(config: SearchConfig, progress: SearchProgress | None = None) -> SearchResult:
     """Run a search within ``config.budget`` seconds (the whole call, start to return)."""
     t_start = time.time()
-    config = config.validated()
+    config = dataclasses.replace(config).validated()  # the caller's stays as it was
     jobs, threads = config.workers()
     # keep a little time at the end: shutting workers down, and exporting the saved best model
     reserve = min(5.0, 0.05 * config.budget) + (
@@ -132,8 +134,10 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
             signal.signal(signal.SIGTERM, previous)
         pool.kill()
     recover_stale_trials(study, retry=True)
-    if pool.error is not None:
-        raise pool.error  # a worker could not run at all (bad data, a bug): show it
+    if isinstance(pool.error, AutoMLFashionError):
+        raise pool.error  # a worker could not run at all (e.g. bad data): one line
+    if pool.error is not None:  # a bug: show where it happened, in the worker
+        raise RuntimeError(f"a worker process failed:\n{pool.error_traceback}") from pool.error
 
     trials = study.get_trials(deepcopy=False)
     counts = {
@@ -143,7 +147,7 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     best = max(complete, key=lambda t: t.value or 0.0, default=None)
     _show(progress, study, t_start, config, jobs, threads)
-    stopped = (
+    stopped = pool.gave_up or (
         f"{FAILURE_STREAK} trials in a row failed with: {pool.breaker}"
         if pool.breaker is not None
         else None
@@ -208,6 +212,8 @@ class _Pool:
     stopping: str | None = None
     breaker: str | None = None
     error: BaseException | None = None
+    error_traceback: str = ""
+    gave_up: str | None = None  # why dead workers were no longer replaced
     deaths: list[int | None] = field(default_factory=list)  # exit codes of dead workers
     interrupted: bool = False
 
@@ -279,12 +285,16 @@ class _Pool:
             # died without a word (kill -9, out of memory): fail its trial, queue it again
             self.deaths.append(w.process.exitcode)
             recover_stale_trials(study, retry=True)
-            if (
-                self.stopping is None
-                and time.time() < self.soft - RESTART_MARGIN
-                and len(self.deaths) <= self.max_deaths
-            ):
+            if self.stopping is not None or time.time() >= self.soft - RESTART_MARGIN:
+                continue
+            if len(self.deaths) <= self.max_deaths:
                 self.start()
+            elif self.gave_up is None:
+                self.gave_up = (
+                    f"{len(self.deaths)} worker processes died (exit codes {self.deaths}); "
+                    "not starting more (out of memory? see the system log)"
+                )
+                self.stop("interrupted: worker processes kept dying")
 
     def _take(self, result: dict[str, Any]) -> None:
         if "error" in result:
@@ -293,6 +303,7 @@ class _Pool:
                 error = RuntimeError(f"a worker failed:\n{result.get('traceback', '')}")
             if self.error is None:
                 self.error = error
+                self.error_traceback = str(result.get("traceback", ""))
             self.stop("interrupted: another worker of this search failed")
         elif result.get("breaker") is not None and self.breaker is None:
             self.breaker = str(result["breaker"])

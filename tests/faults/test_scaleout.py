@@ -40,6 +40,12 @@ def test_a_joining_machine_draws_its_own_parameters(env: dict[str, str]) -> None
     assert worker.returncode == 0, worker.stderr
 
     trials = [t for t in load(study).get_trials() if WORKER in t.system_attrs]
+    drawn = [
+        t.params["sleepy.quality"]
+        for t in trials
+        if "warm_start" not in t.user_attrs and "retry_of" not in t.user_attrs
+    ]
+    assert len(drawn) >= 4 and len(drawn) == len(set(drawn))  # no parameter set twice
     by_process: dict[int, set[int]] = {}
     for t in trials:
         by_process.setdefault(t.system_attrs[WORKER]["pid"], set()).add(
@@ -50,9 +56,3 @@ def test_a_joining_machine_draws_its_own_parameters(env: dict[str, str]) -> None
     assert len(seeds) == 2 and len(set(seeds)) == 2 and 3 in seeds  # distinct, recorded
     assert {t.system_attrs[WORKER]["sampler"] for t in trials} == {"random"}
     assert load(study).user_attrs["pruner"] == "none"
-    drawn = [
-        t.params["sleepy.quality"]
-        for t in trials
-        if "warm_start" not in t.user_attrs and "retry_of" not in t.user_attrs
-    ]
-    assert len(drawn) >= 4 and len(drawn) == len(set(drawn))  # no parameter set twice
