@@ -113,8 +113,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         )
     elif not args.no_export:
         console.print(
-            "Its model was not saved on this machine; export it with: "
-            f"automl-fashion export --study {result.study_name} --out DIR"
+            f"Not exported: {result.not_exported or 'its model was not saved on this machine'}; "
+            f"export it with: automl-fashion export --study {result.study_name} --out DIR"
         )
     if args.quiet:
         print(

@@ -76,7 +76,9 @@ def earlier_export(directory: Path) -> list[str] | None:
     return list(dict.fromkeys(written))
 
 
-def check_out_dir(path: str | os.PathLike[str], *, force: bool = False) -> Path:
+def check_out_dir(
+    path: str | os.PathLike[str], *, force: bool = False, flag: str = "--out"
+) -> Path:
     """Check that an export may write to ``path`` (``--out``), before any work is done.
 
     Accepted: a new folder inside an existing one, an empty folder, or an earlier export
@@ -85,30 +87,30 @@ def check_out_dir(path: str | os.PathLike[str], *, force: bool = False) -> Path:
     target = Path(path).expanduser().resolve()
     expected = "expected a new folder, an empty one, or an earlier export"
     if target.parent == target:
-        raise ConfigError(f"--out: {str(path)!r} is the root of the file system; {expected}")
+        raise ConfigError(f"{flag}: {str(path)!r} is the root of the file system; {expected}")
     if target.exists() and not target.is_dir():
-        raise ConfigError(f"--out: {str(path)!r} is a file, not a folder; {expected}")
+        raise ConfigError(f"{flag}: {str(path)!r} is a file, not a folder; {expected}")
     if not target.parent.is_dir():
         raise ConfigError(
-            f"--out: {str(path)!r}: its parent folder {str(target.parent)!r} does not exist; "
+            f"{flag}: {str(path)!r}: its parent folder {str(target.parent)!r} does not exist; "
             "create it first"
         )
     entries, written, in_place = _plan(target)
     if in_place and not force:
         if written is None:
             raise ConfigError(
-                f"--out: {str(path)!r} is not empty and is not an earlier export (it holds "
+                f"{flag}: {str(path)!r} is not empty and is not an earlier export (it holds "
                 f"{_some(entries)}); name a new or empty folder, or give --force to add the "
                 "model's files to it (nothing else in it is touched)"
             )
         raise ConfigError(
-            f"--out: {str(path)!r} is an earlier export that also holds files it did not "
+            f"{flag}: {str(path)!r} is an earlier export that also holds files it did not "
             f"write ({_some([e for e in entries if e not in written])}); move them out, or "
             "give --force to export into it and keep them"
         )
     where = target if in_place else target.parent
     if not os.access(where, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out: {str(path)!r}: cannot write into {str(where)!r}")
+        raise ConfigError(f"{flag}: {str(path)!r}: cannot write into {str(where)!r}")
     return target
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from automl_fashion import families as family_registry
 from automl_fashion.errors import ConfigError
@@ -91,7 +92,21 @@ class SearchConfig:
             )
         # before the study is open, the families it may search: these, or all of them
         self.check_families(self.families or family_registry.names())
+        self._check_export_dir()
         return self
+
+    def _check_export_dir(self) -> None:
+        """Refuse an export folder now, not after the whole budget. The default,
+        ``studies/<study>.model``, may wait for the studies folder to be made."""
+        if self.export_dir is None:
+            return
+        from automl_fashion.export.outdir import check_out_dir
+        from automl_fashion.storage import studies_dir
+
+        parent = Path(self.export_dir).expanduser().resolve().parent
+        default_home = studies_dir(self.studies_dir).expanduser().resolve()
+        if parent.is_dir() or parent != default_home:
+            check_out_dir(self.export_dir, flag="--export")
 
     def check_families(self, names: list[str]) -> None:
         """The families exist, their search spaces load and the device can run them."""

@@ -72,6 +72,8 @@ class SearchResult:
     stopped: str | None = None
     #: Why this run completed no trial, else None.
     why_none: str | None = None
+    #: Why the best model was not exported at the end (not saved here, or corrupt).
+    not_exported: str | None = None
 
 
 class SearchProgress:
@@ -152,9 +154,9 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
         if pool.breaker is not None
         else None
     )
-    exported = None
+    exported, not_exported = None, None
     if best is not None and config.export_dir is not None:
-        exported = _export_best(study, best.number, config)
+        exported, not_exported = _export_best(study, best.number, config)
     return SearchResult(
         study_name=config.study,
         storage=mask_url(config.storage)
@@ -169,6 +171,7 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
         exported=exported,
         stopped=stopped,
         why_none=_why_none(trials, t_start, stopped, pool),
+        not_exported=not_exported,
     )
 
 
@@ -388,17 +391,21 @@ def _requeue_interrupted(study: optuna.Study) -> int:
     return n
 
 
-def _export_best(study: optuna.Study, number: int, config: SearchConfig) -> Any:
+def _export_best(study: optuna.Study, number: int, config: SearchConfig) -> tuple[Any, str | None]:
     """Export the ensemble of the saved models, or the best trial alone when the ensemble
-    does not beat it out of sample, from saved artifacts (no retraining); None if the best
-    trial has no artifact on this machine."""
-    from automl_fashion.artifacts import load_meta
+    does not beat it out of sample, from saved artifacts (no retraining): ``(result,
+    None)``, or ``(None, why)`` when the best trial's model is not usable on this machine
+    (``export`` retrains it later, outside the budget)."""
+    from automl_fashion.artifacts import check_artifact
     from automl_fashion.export import export_trial
 
-    if load_meta(artifacts_dir(config.study, config.studies_dir), number) is None:
-        return None  # trained on another machine, or its artifact failed: export refits later
+    meta, corrupt = check_artifact(artifacts_dir(config.study, config.studies_dir), number)
+    if corrupt is not None:
+        return None, f"its saved model is corrupt ({corrupt})"
+    if meta is None:  # trained on another machine, or saving its artifact failed
+        return None, "its model was not saved on this machine"
     assert config.export_dir is not None
-    return export_trial(
+    result = export_trial(
         study,
         config.export_dir,
         selected_by="best complete trial by validation accuracy (end of search)",
@@ -406,6 +413,7 @@ def _export_best(study: optuna.Study, number: int, config: SearchConfig) -> Any:
         spaces_dir=config.spaces_dir,
         studies_dir=config.studies_dir,
     )
+    return result, None
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

@@ -80,3 +80,52 @@ def test_a_gpu_device_is_checked_only_for_torch_families() -> None:
             check_device("cuda", ["mlp"])
     with pytest.raises(ConfigError, match=r"--device cuda:99: this machine has \d+ CUDA"):
         check_device("cuda:99", ["cnn"])
+
+
+def test_an_export_folder_is_checked_before_the_search(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`search --export X` used to fail only after the whole budget."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    with pytest.raises(ConfigError, match=r"--export: .*notes.txt' is a file, not a folder"):
+        checked(export_dir=str(a_file))
+    theirs = tmp_path / "photos"
+    theirs.mkdir()
+    (theirs / "cat.jpg").write_text("mine")
+    with pytest.raises(
+        ConfigError, match=r"--export: .* is not empty and is not an earlier export"
+    ):
+        checked(export_dir=str(theirs))
+    with pytest.raises(ConfigError, match=r"--export: .* its parent folder .* does not exist"):
+        checked(export_dir=str(tmp_path / "no" / "such" / "model"))
+    # the default, studies/<study>.model, waits for the studies folder to be made
+    monkeypatch.setenv("AUTOML_FASHION_STUDIES", str(tmp_path / "studies"))
+    config = checked(export_dir=str(tmp_path / "studies" / "fashion.model"))
+    assert config.export_dir is not None
+    assert (theirs / "cat.jpg").read_text() == "mine"
+
+
+def test_search_with_a_bad_export_folder_fails_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    a_file = tmp_path / "model"
+    a_file.write_text("mine")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "automl_fashion",
+            "search",
+            "--budget",
+            "10m",
+            "--families",
+            "linear",
+            "--studies-dir",
+            str(tmp_path / "studies"),
+            "--export",
+            str(a_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1 and "--export:" in out.stderr
+    assert not (tmp_path / "studies").exists()
