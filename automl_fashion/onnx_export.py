@@ -64,7 +64,14 @@ def save_native(model: Family, directory: Path) -> Path:
 
     custom = getattr(model, "save_native", None)
     if custom is not None:
-        path: Path = custom(directory)
+        try:
+            path: Path = custom(directory)
+        except Exception as exc:
+            if type(exc).__name__ != "XGBoostError":
+                raise
+            # XGBoost reports a failed write (a full disk, for one) as its own error
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise OSError(f"cannot write the native model ({first[:200]})") from exc
         return path
     from safetensors import SafetensorError
 
