@@ -41,7 +41,7 @@ def test_every_command_has_help_and_is_in_the_readme(command: list[str]) -> None
     ("args", "message"),
     [
         (["search", "--budget", "2x"], "--budget: '2x' is not a duration"),
-        (["search", "--budget", "1m", "--families", "cnn,resnet"], "unknown family 'resnet'"),
+        (["search", "--budget", "1m", "--families", "cnn,vit"], "unknown family 'vit'"),
         (["search", "--budget", "1m", "--jobs", "0"], "--jobs must be at least 1; got 0"),
         (["search", "--budget", "1m", "--storage", "nonsense"], "is not a storage URL"),
         (["data", "verify", "--data-dir", "/nonexistent"], "--data-dir=/nonexistent lacks"),

@@ -35,7 +35,7 @@ def checked(**changes: object) -> SearchConfig:
         ({"threads": 10_000}, "--threads must be at most"),
         ({"device": "tpu"}, "--device: 'tpu' is not a device; expected auto, cpu, cuda"),
         ({"families": []}, "--families: give at least one family"),
-        ({"families": ["linear", "resnet"]}, "unknown family 'resnet'"),
+        ({"families": ["linear", "transformer"]}, "unknown family 'transformer'"),
         ({"sampler": "grid"}, "--sampler: 'grid'"),
     ],
 )
