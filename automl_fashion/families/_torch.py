@@ -1,4 +1,4 @@
-"""One training loop for the torch families (mlp, cnn), read top to bottom.
+"""One training loop for the torch families (mlp, cnn, resnet), read top to bottom.
 
 Batches are sliced from in-memory tensors (no per-sample DataLoader: on 28x28 images the
 Python overhead of one would cost more than the arithmetic). Augmentations work on a whole
@@ -8,6 +8,7 @@ pruner sees.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from abc import abstractmethod
@@ -101,13 +102,85 @@ def epochs_within(deadline: float, now: float, per_epoch: float, planned: int) -
     return planned if fit >= planned else max(MIN_EPOCHS, fit)
 
 
+def linear_schedule(steps: int, warmup: float) -> Any:
+    """Learning-rate factor per step: a linear warm-up over the first ``warmup`` fraction of
+    ``steps``, then a linear decay that reaches zero after the last step."""
+    warm = max(1, int(warmup * steps))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (steps - step) / max(1, steps - warm))
+
+    return factor
+
+
+def ema_decay(decay: float, updates: int) -> float:
+    """The EMA decay for update number ``updates`` (0 first): ramped up over the first
+    updates, so that the random initial weights are forgotten in short runs."""
+    return min(decay, (1 + updates) / (10 + updates))
+
+
+def update_ema(pairs: tuple[list[torch.Tensor], list[torch.Tensor]], decay: float) -> None:
+    """``average = decay * average + (1 - decay) * current``, tensor by tensor."""
+    import torch
+
+    averages, currents = pairs
+    with torch.no_grad():
+        torch._foreach_lerp_(averages, currents, 1.0 - decay)
+
+
+def shifted(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Images moved by ``dy`` rows and ``dx`` columns (normalised N x 1 x H x W), the
+    uncovered border filled with the background, as the training translation does. Pad and
+    slice: both export to ONNX."""
+    import torch.nn.functional as F
+
+    if dy == 0 and dx == 0:
+        return x
+    h, w = x.shape[-2], x.shape[-1]
+    m = max(abs(dy), abs(dx))
+    padded = F.pad(x, (m, m, m, m), value=-MEAN / STD)
+    return padded[:, :, m - dy : m - dy + h, m - dx : m - dx + w]
+
+
+def view_average(inner: nn.Module, views: list[tuple[bool, int, int]]) -> nn.Module:
+    """A module averaging ``inner``'s outputs over test-time views ``(flip, dy, dx)`` of a
+    normalised batch: the exported graph computes what ``_predict_proba`` does. (Defined
+    here, not in ``_deploy``, so that importing this module never imports torch.)"""
+    import torch
+    from torch import nn
+
+    class _ViewAverage(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = inner
+            self.views = views
+            # a Gather with reversed indices: exported to ONNX everywhere, unlike aten::flip
+            self.reverse: torch.Tensor
+            self.register_buffer("reverse", torch.arange(27, -1, -1), persistent=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            outs = []
+            for flip, dy, dx in self.views:
+                v = shifted(x, dy, dx)
+                outs.append(self.inner(v.index_select(3, self.reverse) if flip else v))
+            return torch.stack(outs).mean(0)
+
+    return _ViewAverage()
+
+
 class TorchFamily(Family):
     """A torch classifier trained by SGD/AdamW with an optional OneCycle/cosine schedule.
 
     Params read here (each family's YAML declares the ones it searches): ``epochs``,
     ``batch_size``, ``optimizer`` (sgd|adamw), ``lr``, ``momentum``, ``weight_decay``,
-    ``schedule`` (onecycle|cosine|constant), ``label_smoothing``, and the augmentation
-    switches ``flip``, ``shift``, ``erase``.
+    ``schedule`` (onecycle|cosine|linear|constant), ``label_smoothing``, and the
+    augmentation switches ``flip``, ``shift``, ``erase``. Opt-in, off when absent:
+    ``warmup`` (the linear schedule's warm-up fraction), ``bn_lr`` (a learning-rate factor
+    for BatchNorm parameters), ``ema`` (the decay of an exponential moving average of the
+    weights, which is then what is evaluated and exported) and ``tta_shift`` (test-time
+    views moved by one pixel up and down, besides the flips).
     """
 
     fidelity = "epochs"
@@ -123,8 +196,42 @@ class TorchFamily(Family):
     def build_network(self) -> nn.Module:
         """The untrained network for ``self.params`` (input N x 1 x 28 x 28, 10 logits)."""
 
+    def augmentation(self, epochs: int) -> tuple[bool, int, float]:
+        """``(flip, shift, erase)`` for a run of ``epochs`` epochs, called once per fit.
+
+        The params as they are by default; a family may match them to the run's length.
+        """
+        p = self._param
+        return bool(p("flip", False)), int(p("shift", 0)), float(p("erase", 0.0))
+
     def _param(self, key: str, default: Any) -> Any:
         return self.params.get(key, default)
+
+    def _optimizer(self, model: nn.Module, lr: float, wd: float) -> torch.optim.Optimizer:
+        import torch
+        from torch import nn
+
+        bn_lr = float(self._param("bn_lr", 1.0))
+        groups: list[dict[str, Any]] = [{"params": list(model.parameters())}]
+        if bn_lr != 1.0:
+            norms = (nn.BatchNorm1d, nn.BatchNorm2d)
+            bn = [x for m in model.modules() if isinstance(m, norms) for x in m.parameters()]
+            bn_ids = {id(x) for x in bn}
+            other = [x for x in model.parameters() if id(x) not in bn_ids]
+            # the same decay per step (lr x weight decay) at the higher learning rate
+            groups = [
+                {"params": other},
+                {"params": bn, "lr": lr * bn_lr, "weight_decay": wd / bn_lr},
+            ]
+        if self._param("optimizer", "adamw") == "sgd":
+            return torch.optim.SGD(
+                groups,
+                lr=lr,
+                momentum=float(self._param("momentum", 0.9)),
+                nesterov=True,
+                weight_decay=wd,
+            )
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=wd)
 
     def _fit(self, data: Split, report: Report) -> None:
         import torch
@@ -144,28 +251,31 @@ class TorchFamily(Family):
             model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             X = X.contiguous(memory_format=torch.channels_last)
             X_val = X_val.contiguous(memory_format=torch.channels_last)
-        self.model_ = model
+        # with ``ema``, the average is the model: evaluated at every rung and exported
+        decay = float(p("ema", 0.0))
+        average = copy.deepcopy(model).requires_grad_(False) if decay > 0 else None
+        self.model_ = model if average is None else average
+        pairs = (
+            zip(average.state_dict().values(), model.state_dict().values(), strict=True)
+            if average is not None
+            else ()
+        )
+        floats = [(a, m) for a, m in pairs if a.is_floating_point()]  # not BN's batch count
+        ema_pairs = ([a for a, _ in floats], [m for _, m in floats])
+        updates = 0
 
         epochs, batch = int(p("epochs", 10)), int(p("batch_size", 128))
         steps_per_epoch = math.ceil(len(X) / batch)
         lr, wd = float(p("lr", 1e-3)), float(p("weight_decay", 0.0))
-        if p("optimizer", "adamw") == "sgd":
-            opt: torch.optim.Optimizer = torch.optim.SGD(
-                model.parameters(),
-                lr=lr,
-                momentum=float(p("momentum", 0.9)),
-                nesterov=True,
-                weight_decay=wd,
-            )
-        else:
-            opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
+        opt = self._optimizer(model, lr, wd)
+        peaks = [group["lr"] for group in opt.param_groups]
         schedule = p("schedule", "onecycle")
 
         def make_schedule(steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
             if schedule == "onecycle":
                 return torch.optim.lr_scheduler.OneCycleLR(
                     opt,
-                    max_lr=lr,
+                    max_lr=peaks,
                     total_steps=steps,
                     pct_start=0.25,
                     # cycling would overwrite the tuned SGD momentum; AdamW's beta1 cycles
@@ -173,11 +283,14 @@ class TorchFamily(Family):
                 )
             if schedule == "cosine":
                 return torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+            if schedule == "linear":
+                factor = linear_schedule(steps, float(p("warmup", 0.0)))
+                return torch.optim.lr_scheduler.LambdaLR(opt, factor)
             return None
 
         sched = make_schedule(epochs * steps_per_epoch)
         smoothing = float(p("label_smoothing", 0.0))
-        flip, shift, erase = bool(p("flip", False)), int(p("shift", 0)), float(p("erase", 0.0))
+        flip, shift, erase = self.augmentation(epochs)
 
         epoch = 0
         while epoch < epochs:
@@ -197,6 +310,9 @@ class TorchFamily(Family):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                if average is not None:
+                    update_ema(ema_pairs, ema_decay(decay, updates))
+                    updates += 1
                 if sched is not None:
                     sched.step()
                 total += loss.detach()
@@ -224,6 +340,17 @@ class TorchFamily(Family):
         measured on a 6-epoch CNN, for a second forward pass."""
         return bool(self._param("flip", False))
 
+    @property
+    def tta_views(self) -> list[tuple[bool, int, int]]:
+        """The test-time views ``(flip, dy, dx)`` whose probabilities are averaged.
+
+        The shifts are vertical: a set closed under mirroring, so that an image and its
+        mirror image still get the same prediction.
+        """
+        flips = [False, True] if self.flip_tta else [False]
+        moves = [(0, 0), (1, 0), (-1, 0)] if self._param("tta_shift", False) else [(0, 0)]
+        return [(f, dy, dx) for dy, dx in moves for f in flips]
+
     def deploy_module(self) -> nn.Module:
         """A CPU copy of the network in eval mode, with normalisation and softmax around it.
 
@@ -231,8 +358,6 @@ class TorchFamily(Family):
         they would move it off its GPU, and the next ``predict_proba`` (validation
         probabilities, the saved artifact) would send CUDA inputs to a CPU network.
         """
-        import copy
-
         from torch import nn
 
         from automl_fashion.families._deploy import FlipAverage, Softmax
@@ -241,9 +366,12 @@ class TorchFamily(Family):
             def forward(self, x: torch.Tensor) -> torch.Tensor:
                 return (x.reshape(-1, 1, 28, 28).float() / 255.0 - MEAN) / STD
 
-        net = nn.Sequential(copy.deepcopy(self.model_).cpu(), Softmax())
-        if self.flip_tta:
+        net: nn.Module = nn.Sequential(copy.deepcopy(self.model_).cpu(), Softmax())
+        views = self.tta_views
+        if views == [(False, 0, 0), (True, 0, 0)]:
             net = FlipAverage(net)
+        elif len(views) > 1:
+            net = view_average(net, views)
         return nn.Sequential(Normalize(), net).eval().cpu()
 
     def _logits(self, X: torch.Tensor) -> torch.Tensor:
@@ -259,10 +387,13 @@ class TorchFamily(Family):
         import torch
 
         x = to_tensor(X, self.device_)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        proba_t = self._logits(x).softmax(1)
-        if self.flip_tta:
-            proba_t = (proba_t + self._logits(x.flip(3)).softmax(1)) / 2
+        probas = []
+        for flip, dy, dx in self.tta_views:
+            view = shifted(x, dy, dx)
+            view = view.flip(3) if flip else view
+            if self.channels_last:
+                view = view.contiguous(memory_format=torch.channels_last)
+            probas.append(self._logits(view).softmax(1))
+        proba_t = probas[0] if len(probas) == 1 else sum(probas[1:], probas[0]) / len(probas)
         proba: np.ndarray = proba_t.double().cpu().numpy()
         return proba
