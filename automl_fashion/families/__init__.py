@@ -19,6 +19,7 @@ REGISTRY: dict[str, str] = {
     "boosting": "automl_fashion.families.boosting:BoostingFamily",
     "mlp": "automl_fashion.families.mlp:MLPFamily",
     "cnn": "automl_fashion.families.cnn:CNNFamily",
+    "resnet": "automl_fashion.families.resnet:ResNetFamily",
 }
 
 
