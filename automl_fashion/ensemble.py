@@ -160,7 +160,7 @@ def ensemble_onnx(members: tuple[Member, ...]) -> Any:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from automl_fashion.onnx_export import INPUT, OUTPUT
+    from automl_fashion.onnx_export import INPUT, INPUT_SHAPE, OUTPUT, OUTPUT_SHAPE, finish
 
     nodes: list[Any] = []
     initializers: list[Any] = []
@@ -189,16 +189,14 @@ def ensemble_onnx(members: tuple[Member, ...]) -> Any:
     graph = helper.make_graph(
         nodes,
         "automl_fashion_ensemble",
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", 1, 28, 28])],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["N", 10])],
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, INPUT_SHAPE)],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, OUTPUT_SHAPE)],
         initializer=initializers,
     )
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid(d, v) for d, v in sorted(opsets.items())]
     )
     model.ir_version = ir_version
-    onnx.checker.check_model(model)
-    model.graph.input[0].type.tensor_type.ClearField("shape")  # any N-first layout, as members
     families = ", ".join(f"{m.family} {m.weight:.2f}" for m in members)
-    model.doc_string = f"automl-fashion ensemble ({families}): raw pixels 0..255 -> probabilities"
-    return model
+    doc = f"automl-fashion ensemble ({families}): raw pixels 0..255 -> probabilities"
+    return finish(model, "ensemble", doc)

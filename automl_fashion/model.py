@@ -80,7 +80,8 @@ class ExportedModel:
         check_graph(self.session, onnx_path, len(self.classes))
 
     def predict_proba(self, images: Any) -> np.ndarray:
-        """Probabilities (N x 10) for pixel arrays (N x 28 x 28, 0..255) or image files."""
+        """Probabilities (N x 10) for pixel arrays (N x 28 x 28 or N x 1 x 28 x 28, 0..255)
+        or image files; arrays go to the graph as the N x 1 x 28 x 28 it declares."""
         from automl_fashion.onnx_export import onnx_predict_proba
 
         pixels = as_pixels(images)

@@ -1,35 +1,91 @@
 """Turn a trained family into files anyone can load safely: ONNX and safetensors.
 
-``model.onnx`` takes raw pixels (float32, 0..255, N x 1 x 28 x 28, N x 28 x 28 or N x 784)
-and returns the 10 class probabilities; every preprocessing step is inside the graph, so
-onnxruntime alone runs it. ``model.safetensors`` holds the same learned arrays (weights,
-scaler statistics, PCA components, support vectors) in a format that cannot carry code.
+``model.onnx`` takes raw pixels (float32, 0..255, N x 1 x 28 x 28, the batch dimension
+symbolic) and returns the 10 class probabilities; every preprocessing step is inside the
+graph, so onnxruntime alone runs it, and OpenCV's DNN module too where the graph holds only
+standard ONNX operators (not XGBoost's trees: see ``OPENCV_UNSUPPORTED``). The graph passes
+``onnx.checker`` with ``full_check`` and says in ``metadata_props`` what it is (``metadata``).
+``model.safetensors`` holds the same learned arrays (weights, scaler statistics, PCA
+components, support vectors) in a format that cannot carry code.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from automl_fashion.data import CLASSES, FILES
 from automl_fashion.families import Family
 
 INPUT, OUTPUT = "pixels", "probabilities"
 OPSET = 15  # onnxmltools converts XGBoost up to opset 15
+#: The declared shapes; ``N`` is symbolic (any batch size).
+INPUT_SHAPE, OUTPUT_SHAPE = ("N", 1, 28, 28), ("N", len(CLASSES))
+INPUT_CONVENTION = (
+    "float32 pixel values 0..255, N x 1 x 28 x 28, a light object on a dark background "
+    "(Fashion-MNIST style)"
+)
+#: Operator domains OpenCV's DNN module cannot import, and why (the model card and the
+#: README say which families this rules out).
+OPENCV_UNSUPPORTED = {
+    "ai.onnx.ml": "OpenCV's DNN module implements no ai.onnx.ml operator, so it cannot run "
+    "XGBoost's TreeEnsembleClassifier (onnxruntime can)",
+}
+
+
+def metadata(family: str) -> dict[str, str]:
+    """What ``model.onnx`` says about itself in ``metadata_props``, so that the file alone
+    tells what index 6 means and what pixels it expects."""
+    from automl_fashion import __version__
+
+    return {
+        "classes": json.dumps(list(CLASSES)),
+        "input": INPUT_CONVENTION,
+        "output": f"probabilities, N x {len(CLASSES)}, in the order of 'classes'",
+        "family": family,
+        "dataset": "Fashion-MNIST (Zalando Research)",
+        "dataset_sha256": json.dumps({spec.name: spec.sha256 for spec in FILES.values()}),
+        "automl_fashion_version": __version__,
+    }
+
+
+def finish(proto: Any, family: str, doc: str) -> Any:
+    """Declare the input and output shapes, write the metadata, and check the whole model
+    strictly (types and shapes inferred through every node): a graph that fails is never
+    saved."""
+    import onnx
+    from onnx import helper
+
+    for value, name, shape in (
+        (proto.graph.input[0], INPUT, INPUT_SHAPE),
+        (proto.graph.output[0], OUTPUT, OUTPUT_SHAPE),
+    ):
+        value.CopyFrom(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, shape))
+    del proto.metadata_props[:]
+    helper.set_model_props(proto, metadata(family))
+    proto.doc_string = doc
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def opencv_problem(proto: Any) -> str | None:
+    """Why OpenCV's DNN module cannot run this graph (None if it can, as far as known)."""
+    domains = {node.domain for node in proto.graph.node if node.domain}
+    problems = [OPENCV_UNSUPPORTED[d] for d in sorted(domains) if d in OPENCV_UNSUPPORTED]
+    return "; ".join(problems) or None
 
 
 def to_onnx(model: Family) -> Any:
     """The ONNX ModelProto of a fitted family (input ``pixels``, output ``probabilities``)."""
     custom = getattr(model, "to_onnx", None)  # families whose model is not a torch module
     proto = custom() if custom is not None else torch_to_onnx(model.deploy_module(), OUTPUT)
-    # Any N-first layout is accepted (the graph's first step reshapes to N x 28 x 28), so the
-    # input's shape is left unknown; the checker insists on one, so it ran before this.
-    proto.graph.input[0].type.tensor_type.ClearField("shape")
-    proto.doc_string = f"automl-fashion {model.name}: raw pixels 0..255 -> 10 probabilities"
-    return proto
+    doc = f"automl-fashion {model.name}: raw pixels 0..255 -> 10 probabilities"
+    return finish(proto, model.name, doc)
 
 
 def torch_to_onnx(module: Any, output: str) -> Any:
@@ -96,6 +152,14 @@ def onnx_session(model: str | Path | bytes, threads: int | None = None) -> Any:
 
 
 def onnx_predict_proba(session: Any, X: np.ndarray, batch: int = 2048) -> np.ndarray:
+    """Probabilities for N images of 28 x 28 pixels in any N-first layout (N x 28 x 28,
+    N x 1 x 28 x 28, N x 784), given to the graph as the N x 1 x 28 x 28 it declares."""
     X = np.asarray(X, dtype=np.float32)
+    if X.ndim == 0 or X[:1].size not in (0, 28 * 28):
+        raise ValueError(
+            f"expected N images of 28 x 28 pixels (N x 1 x 28 x 28, N x 28 x 28 or N x 784); "
+            f"got shape {X.shape}"
+        )
+    X = X.reshape(len(X), 1, 28, 28)
     parts = [session.run([OUTPUT], {INPUT: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
     return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)

@@ -137,7 +137,7 @@ def test_the_exported_ensemble_is_one_onnx_graph_that_matches_its_members(
         "import sys, numpy as np, onnxruntime as ort; "
         "assert 'torch' not in sys.modules; "
         f"s = ort.InferenceSession({str(tmp_path / 'model' / 'model.onnx')!r}); "
-        "p = s.run(None, {'pixels': np.zeros((3, 28, 28), np.float32)})[0]; "
+        "p = s.run(None, {'pixels': np.zeros((3, 1, 28, 28), np.float32)})[0]; "
         "assert p.shape == (3, 10) and np.allclose(p.sum(1), 1, atol=1e-4)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

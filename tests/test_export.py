@@ -46,16 +46,16 @@ def test_onnx_agrees_with_the_native_model(exported) -> None:  # type: ignore[no
     assert result.test_accuracy > 0.6  # 300 images per class is enough to beat chance by far
 
 
-def test_onnxruntime_alone_runs_it_in_both_layouts(exported) -> None:  # type: ignore[no-untyped-def]
+def test_onnxruntime_alone_runs_it(exported) -> None:  # type: ignore[no-untyped-def]
     _, model, out, _ = exported
     code = f"""
 import sys, numpy as np, onnxruntime as ort
 assert "automl_fashion" not in sys.modules and "torch" not in sys.modules
 s = ort.InferenceSession({str(out / "model.onnx")!r}, providers=["CPUExecutionProvider"])
+assert s.get_inputs()[0].shape == ["N", 1, 28, 28], s.get_inputs()[0].shape
 x = np.load(sys.argv[1])
-a = s.run(None, {{"pixels": x}})[0]
-b = s.run(None, {{"pixels": x[:, None]}})[0]
-assert a.shape == (len(x), 10) and np.allclose(a, b) and np.allclose(a.sum(1), 1, atol=1e-4)
+a = s.run(None, {{"pixels": x[:, None]}})[0]
+assert a.shape == (len(x), 10) and np.allclose(a.sum(1), 1, atol=1e-4)
 np.save(sys.argv[2], a)
 """
     X, _ = load_test()

@@ -18,6 +18,7 @@ from automl_fashion import __version__
 from automl_fashion.data import CLASSES, FILES
 from automl_fashion.export.outdir import CARD, FORMAT
 from automl_fashion.leaderboard import wilson_interval
+from automl_fashion.onnx_export import INPUT_CONVENTION, opencv_problem
 
 MARKDOWN, CONFUSION = "MODEL_CARD.md", "confusion.png"
 
@@ -61,8 +62,8 @@ def write_card(
         "onnx_images_per_second": round(len(y_test) / max(onnx_seconds, 1e-9), 1),
         "files": facts["files"],
         "written": written,
-        "input": "float32 pixels 0..255, shape N x 1 x 28 x 28 or N x 28 x 28, light object "
-        "on a dark background (Fashion-MNIST style)",
+        "input": INPUT_CONVENTION,
+        "opencv": _opencv(directory / facts["files"]["onnx"]),
         "output": "probabilities, N x 10, classes in the order of 'classes'",
         "classes": list(CLASSES),
         "data_sha256": {spec.name: spec.sha256 for spec in FILES.values()},
@@ -73,6 +74,16 @@ def write_card(
     (directory / MARKDOWN).write_text(_markdown(card))
     (directory / CARD).write_text(json.dumps(card, indent=2))
     return card
+
+
+def _opencv(path: Path) -> str:
+    """Whether OpenCV's DNN module runs the graph, and if not, why."""
+    import onnx
+
+    problem = opencv_problem(onnx.load(str(path)))
+    if problem is None:
+        return "runs in OpenCV's DNN module (cv2.dnn.readNetFromONNX) as in onnxruntime"
+    return f"does not run in OpenCV's DNN module: {problem}"
 
 
 def _versions() -> dict[str, str]:
@@ -125,8 +136,9 @@ def _markdown(card: dict[str, Any]) -> str:
 - **Training time**: {card["fit_seconds"]} s; ONNX: {card["onnx_images_per_second"]} images/s;
   ONNX and native predictions agree on {card["onnx_native_agreement"]:.2%} of test images.
 - **Input**: {card["input"]}. **Output**: {card["output"]}.
-- **Use**: `onnxruntime.InferenceSession("model.onnx").run(None, {{"pixels": x}})`, or
-  `automl_fashion.load_model(DIR).predict(images)`.
+- **OpenCV**: model.onnx {card["opencv"]}.
+- **Use**: `onnxruntime.InferenceSession("model.onnx").run(None, {{"pixels": x}})` with x of
+  shape N x 1 x 28 x 28, or `automl_fashion.load_model(DIR).predict(images)`.
 {notes}
 ## Parameters
 {params}
