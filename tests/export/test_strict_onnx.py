@@ -127,14 +127,18 @@ def _ensemble(graphs: list[tuple[str, onnx.ModelProto]], folder: Path) -> onnx.M
 
 
 @pytest.fixture(scope="module")
-def member_graphs(tiny_split: Split) -> dict[str, onnx.ModelProto]:
-    """Two families with different graphs (a traced network, a hand-built linear model)
-    and the one OpenCV cannot run."""
-    out = {}
-    for name in ("linear", "mlp", "boosting"):
-        model = families.get(name)(tiny_params(name), seed=0, threads=1, device="cpu")
-        out[name] = to_onnx(model.fit(tiny_split))
-    return out
+def members(tiny_split: Split) -> dict[str, families.Family]:
+    """Two families with different graphs (a network, a linear model on HOG + pixels) and
+    the one OpenCV cannot run."""
+    return {
+        name: families.get(name)(tiny_params(name), seed=0, threads=1, device="cpu").fit(tiny_split)
+        for name in ("linear", "mlp", "boosting")
+    }
+
+
+@pytest.fixture(scope="module")
+def member_graphs(members: dict) -> dict[str, onnx.ModelProto]:
+    return {name: to_onnx(model) for name, model in members.items()}
 
 
 def test_an_ensemble_passes_full_check_carries_metadata_and_runs_in_opencv(
@@ -156,3 +160,21 @@ def test_an_ensemble_with_trees_passes_full_check_and_says_why_opencv_cannot(
     assert "ai.onnx.ml" in (opencv_problem(proto) or "")
     with pytest.raises(cv2.error, match="TreeEnsembleClassifier"):
         opencv_proba(proto, images)
+
+
+@pytest.mark.parametrize("name", ["linear", "boosting"])
+def test_the_exported_folder_holds_the_strict_graph_and_the_card_says_if_opencv_runs_it(
+    members: dict, name: str, tmp_path: Path
+) -> None:
+    from automl_fashion.export import export_model
+
+    export_model(members[name], tmp_path / "model", study="t", trial=0, val_accuracy=0.5)
+    proto = onnx.load(str(tmp_path / "model" / ONNX_FILE))
+    onnx.checker.check_model(proto, full_check=True)
+    assert {p.key: p.value for p in proto.metadata_props} == metadata(name)
+    card = json.loads((tmp_path / "model" / "model_card.json").read_text())
+    if name == "boosting":
+        assert card["opencv"].startswith("does not run") and "ai.onnx.ml" in card["opencv"]
+    else:
+        assert card["opencv"].startswith("runs in OpenCV")
+    assert card["opencv"] in (tmp_path / "model" / "MODEL_CARD.md").read_text()
