@@ -18,6 +18,7 @@ from automl_fashion import families
 from automl_fashion.data import Split
 from automl_fashion.families._torch import ema_decay, linear_schedule
 from automl_fashion.families.resnet import ERASE_FROM_EPOCHS, BasicBlock
+from automl_fashion.onnx_export import onnx_predict_proba, onnx_session, to_onnx
 from tests.families.test_contract import quick_params
 
 
@@ -92,9 +93,11 @@ def test_a_tta_prediction_is_the_mean_of_the_flipped_and_shifted_passes(
     expected = np.mean([single.predict_proba(v) for v in views], axis=0)
 
     np.testing.assert_allclose(model.predict_proba(X), expected, atol=1e-5)
-    with torch.no_grad():  # the module that export turns into ONNX computes the same
+    with torch.no_grad():  # so do the module that export traces, and its ONNX graph
         deployed = model.deploy_module()(torch.from_numpy(X.astype(np.float32)))
     np.testing.assert_allclose(deployed.double().numpy(), expected, atol=1e-5)
+    session = onnx_session(to_onnx(model).SerializeToString())
+    np.testing.assert_allclose(onnx_predict_proba(session, X), expected, atol=1e-4)
     assert not np.allclose(single.predict_proba(X), expected, atol=1e-4)
 
 
