@@ -654,7 +654,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget", required=True, help="wall clock for the whole command: 90s, 10m, 2h, 1h30m"
     )
     srch.add_argument(
-        "--families", help="comma-separated families (default: all): linear,svm,boosting,mlp,cnn"
+        "--families",
+        help="comma-separated families (default: linear,svm,boosting,mlp,cnn; "
+        "resnet only when named)",
     )
     _add_study_options(srch, resume=True)
     _add_worker_options(srch)

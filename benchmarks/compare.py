@@ -141,7 +141,7 @@ def run_plain_optuna(budget: float, quick: bool, sampler: str) -> dict[str, Any]
     from automl_fashion.threads import available_cores
 
     split, X_test, y_test = load_data(quick)
-    names = ["linear", "mlp"] if quick else families.names()
+    names = ["linear", "mlp"] if quick else families.default_names()
     spaces = {n: load_space(n) for n in names}
     best: dict[str, Any] = {"value": -1.0, "model": None}
     start = time.time()

@@ -23,6 +23,12 @@ REGISTRY: dict[str, str] = {
 }
 
 
+#: Registered, but searched only when ``--families`` names them: resnet's best init does not
+#: yet beat cnn's on this 2-core machine (93.65% validation in 310 s against 93.70% in 233 s,
+#: measured the same hour), so in a default search it would only take a worker's time from
+#: the families that win. The budget planner of issue 13 is to decide this instead.
+OPT_IN: frozenset[str] = frozenset({"resnet"})
+
 PLUGINS_ENV = "AUTOML_FASHION_PLUGINS"
 
 
@@ -44,6 +50,11 @@ def _registry() -> dict[str, str]:
 def names() -> list[str]:
     """Registered family names, in registry order."""
     return list(_registry())
+
+
+def default_names() -> list[str]:
+    """The families a search runs when ``--families`` is not given: all but ``OPT_IN``."""
+    return [n for n in names() if n not in OPT_IN]
 
 
 def check_names(requested: list[str]) -> list[str]:

@@ -91,7 +91,7 @@ class SearchConfig:
                 "or mps"
             )
         # before the study is open, the families it may search: these, or all of them
-        self.check_families(self.families or family_registry.names())
+        self.check_families(self.families or family_registry.default_names())
         self._check_export_dir()
         return self
 

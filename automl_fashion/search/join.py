@@ -66,7 +66,7 @@ def resolve_families(study: optuna.Study, config: SearchConfig) -> list[str]:
     """
     recorded = study_families(study)
     if recorded is None:
-        return config.families or family_registry.names()
+        return config.families or family_registry.default_names()
     if config.families is not None and set(config.families) != set(recorded):
         raise ConfigError(
             f"--families {','.join(config.families)}: study {config.study!r} searches "

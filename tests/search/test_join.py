@@ -7,6 +7,7 @@ from pathlib import Path
 import optuna
 import pytest
 
+from automl_fashion import families
 from automl_fashion.errors import ConfigError
 from automl_fashion.search.config import SearchConfig
 from automl_fashion.search.join import join_config, record_settings, resolve_families
@@ -25,6 +26,16 @@ def test_a_new_study_searches_the_requested_families_or_all() -> None:
     study = optuna.create_study()
     assert resolve_families(study, SearchConfig(1, families=["svm"])) == ["svm"]
     assert "cnn" in resolve_families(study, SearchConfig(1))
+
+
+def test_an_opt_in_family_is_searched_only_when_named() -> None:
+    study = optuna.create_study()
+    default = resolve_families(study, SearchConfig(1))
+    assert "resnet" not in default and set(default) < set(families.names())
+    assert resolve_families(study, SearchConfig(1, families=["resnet", "cnn"])) == [
+        "resnet",
+        "cnn",
+    ]
 
 
 def test_a_resume_keeps_the_study_families_and_their_order() -> None:
