@@ -10,10 +10,8 @@ at 100%.
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,35 +26,46 @@ ADDRESS_SPACE = 3 * 2**30
 PEAK_RSS = 1 * 2**30
 
 
-def _limited() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+#: The predict process, as the CLI runs it, reporting its own peak resident memory. VmHWM
+#: of /proc/self/status counts only this program: the ``ru_maxrss`` of wait4 would also
+#: count the test process it was forked from (hundreds of MB once the suite has loaded the
+#: data), which made this test depend on what ran before it.
+_PREDICT = """
+import atexit, os, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+def _peak():
+    with open("/proc/self/status") as status:
+        kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open({peak_file!r}, "w") as out:
+        out.write(kb)
+atexit.register(_peak)
+from automl_fashion.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 def run_predict(
     tmp_path: Path, model: Path, *pictures: Path, timeout: float = 60
 ) -> tuple[int, str, str, int]:
     """rc, stdout, stderr and peak resident bytes of `predict` in a process of its own."""
-    out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    out, err, peak = tmp_path / "stdout.txt", tmp_path / "stderr.txt", tmp_path / "peak.txt"
+    peak.unlink(missing_ok=True)
+    program = _PREDICT.format(limit=ADDRESS_SPACE, peak_file=str(peak))
     with out.open("w") as stdout, err.open("w") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "automl_fashion", "predict", str(model), *map(str, pictures)],
+            [sys.executable, "-c", program, "predict", str(model), *map(str, pictures)],
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
-            preexec_fn=_limited,
         )
-    deadline = time.monotonic() + timeout
-    while True:  # wait4 gives this child's own peak memory; poll it to bound the time
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
             pytest.fail(f"predict did not finish within {timeout} s: {err.read_text()}")
-        time.sleep(0.05)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, out.read_text(), err.read_text(), usage.ru_maxrss * 1024
+    assert peak.is_file(), f"predict did not report its peak memory: {err.read_text()}"
+    return proc.returncode, out.read_text(), err.read_text(), int(peak.read_text()) * 1024
 
 
 @pytest.fixture(scope="module")
