@@ -10,6 +10,7 @@ from automl_fashion.data.dataset import (
     load_split,
     load_test,
     load_train_full,
+    searched_split,
     subsample,
 )
 from automl_fashion.data.files import FILES, DataSource, locate
@@ -27,5 +28,6 @@ __all__ = [
     "load_train_full",
     "locate",
     "parse_idx",
+    "searched_split",
     "subsample",
 ]

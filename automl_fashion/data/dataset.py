@@ -144,6 +144,28 @@ def load_split(
     return Split(images[train_idx], labels[train_idx], images[val_idx], labels[val_idx])
 
 
+def searched_split(
+    *,
+    val_size: int = DEFAULT_VAL_SIZE,
+    seed: int = 0,
+    train_per_class: int | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> Split:
+    """The split a search's trials train and are scored on: :func:`load_split`, and with
+    ``train_per_class`` (smoke runs) a balanced subset of it, validation a fifth as large
+    per class (at least 10). Workers and export both build it here, so a trial retrained
+    at export sees exactly the images it was searched on."""
+    split = load_split(val_size=val_size, seed=seed, data_dir=data_dir)
+    if not train_per_class:
+        return split
+    return subsample(
+        split,
+        train_per_class=train_per_class,
+        val_per_class=max(10, train_per_class // 5),
+        seed=seed,
+    )
+
+
 def load_test(
     data_dir: str | os.PathLike[str] | None = None, *, use_cache: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -14,14 +14,13 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from automl_fashion import families
-from automl_fashion.data import Split, load_split, subsample
+from automl_fashion.data import DEFAULT_VAL_SIZE, Split, searched_split
 from automl_fashion.errors import ConfigError
 from automl_fashion.leaderboard import DEFAULT_COST_WEIGHT, score
 from automl_fashion.search_space import SearchSpace, load_space
 from automl_fashion.trial import CONFIG_ATTR
 
 CRITERIA = ("accuracy", "score")
-_DEFAULT_VAL_SIZE = 10_000
 
 
 def pick_trial(study: optuna.Study, trial: int | None, criterion: str) -> FrozenTrial:
@@ -160,11 +159,9 @@ def search_split(study: optuna.Study, data_dir: str | None = None) -> SearchSpli
         return value
 
     seed = recorded("seed", 0, 0, 2**32 - 1) or 0
-    val_size = recorded("val_size", _DEFAULT_VAL_SIZE, 10, 59_990) or _DEFAULT_VAL_SIZE
+    val_size = recorded("val_size", DEFAULT_VAL_SIZE, 10, 59_990) or DEFAULT_VAL_SIZE
     per_class = recorded("train_per_class", None, 1, 6_000)
-    split = load_split(val_size=val_size, seed=seed, data_dir=data_dir)
-    if per_class:
-        split = subsample(
-            split, train_per_class=per_class, val_per_class=max(10, per_class // 5), seed=seed
-        )
+    split = searched_split(
+        val_size=val_size, seed=seed, train_per_class=per_class, data_dir=data_dir
+    )
     return SearchSplit(split, seed, val_size, per_class)

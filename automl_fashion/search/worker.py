@@ -161,7 +161,7 @@ def run_worker(job: WorkerJob, conn: Connection) -> None:
 
 
 def _work(job: WorkerJob, control: _Control) -> dict[str, Any]:
-    from automl_fashion.data import load_split, subsample
+    from automl_fashion.data import searched_split
     from automl_fashion.trial import Interrupted, TrialSettings, run_trial
 
     config = job.config
@@ -177,14 +177,12 @@ def _work(job: WorkerJob, control: _Control) -> dict[str, Any]:
         "sampler": config.sampler,
         "sampler_seed": seed,
     }
-    data = load_split(val_size=config.val_size, seed=config.seed, data_dir=config.data_dir)
-    if config.train_per_class:
-        data = subsample(
-            data,
-            train_per_class=config.train_per_class,
-            val_per_class=max(10, config.train_per_class // 5),
-            seed=config.seed,
-        )
+    data = searched_split(
+        val_size=config.val_size,
+        seed=config.seed,
+        train_per_class=config.train_per_class,
+        data_dir=config.data_dir,
+    )
     assert config.families is not None  # the search resolved them
     settings = TrialSettings(
         config.families,
