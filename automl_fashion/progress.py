@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import optuna
@@ -31,6 +32,7 @@ class RichProgress(SearchProgress):
         self.console = console
         self.live = Live(console=console, refresh_per_second=2, transient=False)
         self.notes: list[str] = []
+        self.plan: list[str] = []
 
     def __enter__(self) -> RichProgress:
         self.live.__enter__()
@@ -42,6 +44,9 @@ class RichProgress(SearchProgress):
 
     def message(self, text: str) -> None:
         self.notes.append(text)
+
+    def show_plan(self, lines: Sequence[str]) -> None:
+        self.plan = [f"plan: {line}" for line in lines]
 
     def update(
         self, study: optuna.Study, started: float, budget: float, jobs: int, threads: int
@@ -73,4 +78,4 @@ class RichProgress(SearchProgress):
                 str(sum(t.state == TrialState.PRUNED for t in mine)),
                 str(sum(t.state == TrialState.FAIL for t in mine)),
             )
-        self.live.update(Group(head, table, *self.notes[-2:]))
+        self.live.update(Group(head, *self.plan, table, *self.notes[-2:]))

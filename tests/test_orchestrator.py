@@ -306,6 +306,11 @@ def test_live_progress_and_summary(env: dict[str, str]) -> None:
     assert "workers 1 x" in out.stdout and "trials:" in out.stdout  # the live panel
     assert "sleepy" in out.stdout and "best val acc" in out.stdout
     assert "Best: trial" in out.stdout  # the summary
+    # the budget plan: shown in the panel, stored on the study
+    assert "plan: workers x threads as given" in out.stdout
+    plan = load(env).user_attrs["plan"]
+    assert plan["jobs"] == 1
+    assert [q["family"] for q in plan["queue"]] == ["sleepy"]
 
 
 def test_resuming_with_another_split_is_refused(env: dict[str, str]) -> None:

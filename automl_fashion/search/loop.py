@@ -29,6 +29,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +37,10 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from automl_fashion.errors import AutoMLFashionError
-from automl_fashion.search.config import SearchConfig
+from automl_fashion.search.calibrate import measure_speeds
+from automl_fashion.search.config import SearchConfig, max_jobs
 from automl_fashion.search.join import check_split, record_settings, resolve_families
+from automl_fashion.search.plan import Plan, make_plan
 from automl_fashion.search.pool import WorkerPool
 from automl_fashion.search.worker import (
     FAILURE_STREAK,
@@ -45,10 +48,7 @@ from automl_fashion.search.worker import (
 )
 from automl_fashion.search_space import load_space
 from automl_fashion.storage import artifacts_dir, mask_url, recover_stale_trials, studies_dir
-
-#: resnet last: on a CPU its init does not beat cnn's yet (README) and would hold a worker
-#: for most of a short budget.
-WARM_START_ORDER = {"cnn": 0, "mlp": 1, "svm": 2, "boosting": 3, "linear": 4, "resnet": 5}
+from automl_fashion.threads import available_cores
 
 
 @dataclass
@@ -81,6 +81,9 @@ class SearchProgress:
     def message(self, text: str) -> None:
         """A one-off status line."""
 
+    def show_plan(self, lines: Sequence[str]) -> None:
+        """The budget plan's decisions, one line each, shown for the whole search."""
+
 
 def allowed_overrun(budget: float) -> float:
     return max(30.0, 0.02 * budget)
@@ -90,13 +93,7 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     """Run a search within ``config.budget`` seconds (the whole call, start to return)."""
     t_start = time.time()
     config = dataclasses.replace(config).validated()  # the caller's stays as it was
-    jobs, threads = config.workers()
-    # keep a little time at the end: shutting workers down, and exporting the saved best model
-    reserve = min(5.0, 0.05 * config.budget) + (
-        min(20.0, 0.05 * config.budget) if config.export_dir else 0.0
-    )
-    soft = t_start + config.budget - reserve
-    hard = t_start + config.budget + 0.5 * allowed_overrun(config.budget)
+    named = config.families is not None
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(config)
@@ -108,10 +105,18 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     config.check_families(config.families)
     if not config.join:
         record_settings(study, config, t_start)
+    plan = _plan(study, config, named)
+    jobs, threads = plan.jobs, plan.threads
+    if not config.join:
+        study.set_user_attr("plan", plan.as_dict())
+    if progress is not None:
+        progress.show_plan(plan.reasons)
+    soft = t_start + config.budget - plan.reserve
+    hard = t_start + config.budget + 0.5 * allowed_overrun(config.budget)
     recovered = recover_stale_trials(study)
     _requeue_interrupted(study)
     if config.warm_start:
-        _warm_start(study, config)
+        _warm_start(study, plan, config.spaces_dir)
     from automl_fashion.data import load_split
 
     # fill the parsed-array cache once, before the workers start reading it
@@ -215,17 +220,40 @@ def _why_none(
     return "; ".join(parts) or "no trial started within the budget: give a longer --budget"
 
 
-def _warm_start(study: optuna.Study, config: SearchConfig) -> None:
-    """Queue each family's known-good init, for families not yet in the study."""
-    seen = {t.params.get("family") for t in study.get_trials(deepcopy=False)}
-    # the slowest, strongest family first: on a short budget it needs the whole clock
+def _plan(study: optuna.Study, config: SearchConfig, named: bool) -> Plan:
+    """The budget plan for this run (:mod:`~automl_fashion.search.plan`), from speeds
+    measured here in a few seconds."""
+    from automl_fashion.data import DEFAULT_VAL_SIZE
+    from automl_fashion.data.dataset import N_TRAIN
+
     assert config.families is not None
-    order = sorted(config.families, key=lambda f: WARM_START_ORDER.get(f, len(WARM_START_ORDER)))
-    for name in order:
-        if name in seen:
-            continue
-        space = load_space(name, config.spaces_dir)
-        params = {"family": name, **space.trial_params(space.init)}
+    n_train = (
+        10 * config.train_per_class
+        if config.train_per_class is not None
+        else N_TRAIN - (config.val_size or DEFAULT_VAL_SIZE)
+    )
+    cores = available_cores()
+    speeds = measure_speeds(config.families, n_train, cores, config.spaces_dir)
+    seen = {str(t.params.get("family")) for t in study.get_trials(deepcopy=False)}
+    return make_plan(
+        config.budget,
+        cores,
+        config.families,
+        speeds,
+        jobs=config.jobs,
+        threads=config.threads,
+        max_jobs=max_jobs(),
+        named=named,
+        seen=sorted(seen),
+        export=config.export_dir is not None,
+    )
+
+
+def _warm_start(study: optuna.Study, plan: Plan, spaces_dir: str | None) -> None:
+    """Queue the plan's known-good inits (families already in the study are not in it)."""
+    for item in plan.queue:
+        space = load_space(item.family, spaces_dir)
+        params = {"family": item.family, **space.trial_params({**space.init, **item.overrides})}
         study.enqueue_trial(params, user_attrs={"warm_start": True})
 
 

@@ -1,0 +1,120 @@
+"""A few seconds of measurement before a search: how fast this machine trains each family.
+
+Torch families are timed directly: a few training steps of their init network on one
+thread (and on two, for the speedup), scaled to their init's epochs. The other families'
+init fit times were measured on the reference machine (:data:`REFERENCE`) and are scaled by
+how fast this machine multiplies matrices on one thread compared with it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from automl_fashion import families as family_registry
+from automl_fashion.search.plan import Speeds
+from automl_fashion.search_space import load_space
+from automl_fashion.threads import limit_threads
+
+#: Init fit seconds (one thread, 50,000 training images) and predict ms per 1,000 images,
+#: measured on the 2-core development machine (``benchmarks/families.py --threads 1``,
+#: 2026-11-25) when it multiplied float32 matrices at :data:`REFERENCE_GFLOPS` on one thread.
+REFERENCE = {
+    "linear": (20.4, 12.4),
+    "svm": (48.4, 821.2),
+    "boosting": (77.5, 9.95),
+    "mlp": (63.6, 34.9),
+    "cnn": (384.0, 77.3),
+    "resnet": (600.0, 285.0),
+}
+REFERENCE_GFLOPS = 106.0
+REFERENCE_IMAGES = 50_000
+#: A training epoch costs this much more than its steps alone (validation, augmentation).
+EPOCH_OVERHEAD = 1.1
+#: Timed steps per measurement, after as many warm-up steps.
+STEPS = 3
+
+
+def matmul_gflops() -> float:
+    """float32 matrix multiplication on one thread, GFLOP/s (best of a few, ~0.1 s)."""
+    a = np.random.default_rng(0).standard_normal((384, 384)).astype(np.float32)
+    best = math.inf
+    with limit_threads(1):
+        for _ in range(5):
+            t = time.perf_counter()
+            a @ a
+            best = min(best, time.perf_counter() - t)
+    return 2 * 384**3 / best / 1e9
+
+
+def step_seconds(family: str, threads: int, spaces_dir: str | None = None) -> tuple[float, int]:
+    """(seconds per training step, batch size) of ``family``'s init network."""
+    import torch
+    import torch.nn.functional as F
+
+    params = dict(load_space(family, spaces_dir).init)
+    model = family_registry.get(family)(params, seed=0, threads=threads)
+    batch = int(params.get("batch_size", 128))
+    with limit_threads(threads, torch=True):
+        net = model.build_network()  # type: ignore[attr-defined]
+        x = torch.randn(batch, 1, 28, 28)
+        if getattr(model, "channels_last", False):
+            net = net.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = torch.randint(0, 10, (batch,))
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+        timings = []
+        for i in range(2 * STEPS):
+            t = time.perf_counter()
+            loss = F.cross_entropy(net(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if i >= STEPS:
+                timings.append(time.perf_counter() - t)
+    return min(timings), batch
+
+
+def measure_speeds(
+    families: Sequence[str], n_train: int, cores: int, spaces_dir: str | None = None
+) -> Speeds:
+    """:class:`Speeds` for ``families`` on this machine, training on ``n_train`` images."""
+    factor = REFERENCE_GFLOPS / max(1e-3, matmul_gflops())
+    scale = n_train / REFERENCE_IMAGES
+    fit: dict[str, float] = {}
+    epochs: dict[str, int] = {}
+    predict: dict[str, float] = {}
+    speedup = 1.7
+    timed = []
+    for fam in families:
+        cls = family_registry.get(fam)
+        ref = REFERENCE.get(fam)
+        if ref is not None:
+            predict[fam] = ref[1] * 10 / 1000 * factor  # 10,000 test images
+        if getattr(cls, "uses_torch", False) and hasattr(cls, "build_network"):
+            step, batch = step_seconds(fam, 1, spaces_dir)
+            init = dict(load_space(fam, spaces_dir).init)
+            epochs[fam] = int(init.get("epochs", 10))
+            per_epoch = step * math.ceil(n_train / batch) * EPOCH_OVERHEAD
+            fit[fam] = per_epoch * epochs[fam]
+            timed.append((fam, step))
+        elif ref is not None:
+            fit[fam] = ref[0] * factor * scale
+    if timed and cores >= 2:
+        fam, one = max(timed, key=lambda x: x[1])  # the slowest network: the one that matters
+        two, _ = step_seconds(fam, 2, spaces_dir)
+        speedup = min(2.0, max(1.0, one / two))
+    return Speeds(
+        fit_seconds=fit,
+        epochs=epochs,
+        speedup=speedup,
+        predict_seconds=predict,
+        source=f"measured: matmul x{1 / factor:.2f} of the reference machine, "
+        f"{speedup:.2f}x on 2 threads",
+    )
+
+
+__all__ = ["matmul_gflops", "measure_speeds", "step_seconds"]

@@ -1,0 +1,245 @@
+"""The budget planner: before the first trial, how a search spends its budget here.
+
+A plain function of the budget, the cores and the speeds measured on this machine
+(:mod:`~automl_fashion.search.calibrate`), so that tests can drive it with made-up speeds.
+It decides:
+
+- **workers x threads.** Independent networks on one thread each train ~15% more images per
+  second in all than one network on two threads (measured: a CNN step takes 61 ms on one
+  thread, 36 ms on two), and two networks make an ensemble that is more accurate than
+  either. So the cores are split into one-thread workers, unless a network would then get
+  fewer than :data:`MIN_EPOCH_SHARE` of its init's epochs: then fewer workers with more
+  threads each.
+- **what runs first.** One init of the strongest network family per worker (each with
+  its own seed: trial numbers differ), its epochs cut to what fits, then the other
+  families' inits in :data:`WARM_START_ORDER`, as long as their estimated time fits what
+  the networks leave. A family that does not fit is not queued and the plan says why; the
+  sampler can still draw it later. Families the user named are always queued.
+- **time kept for the end**: shutting the workers down and exporting the ensemble the plan
+  expects (its members' predictions on the test and validation images dominate).
+
+``--jobs``/``--threads`` and ``--families`` override the layout and the skipping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: The order of the warm start: the strongest family first, since on a short budget it needs
+#: the whole clock. resnet last: on a CPU its init does not beat cnn's (README).
+WARM_START_ORDER = {"cnn": 0, "mlp": 1, "svm": 2, "boosting": 3, "linear": 4, "resnet": 5}
+#: The families whose init is a network worth one worker each (in preference order).
+NETWORKS = ("cnn", "resnet")
+#: Seconds from the start of a search to its workers' first trial (spawn, imports, data).
+STARTUP_SECONDS = 10.0
+#: Seconds kept at the end for stopping the workers (at most 5% of the budget).
+SHUTDOWN_SECONDS = 5.0
+#: A network run on its own worker gets at least this share of its init's epochs, or the
+#: layout uses fewer, wider workers.
+MIN_EPOCH_SHARE = 0.6
+#: Never plan a network shorter than this many epochs (its schedule's first rung).
+MIN_EPOCHS = 3
+#: Seconds an export takes besides predicting: ONNX graph, checks, card, files.
+EXPORT_BASE_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class Speeds:
+    """How fast this machine trains each family's init, on one thread.
+
+    ``fit_seconds``: a family's whole init fit; families missing are of unknown cost (never
+    skipped). ``epochs``: the init's epochs, for families trained in epochs (the plan may
+    shorten them). ``speedup``: how much faster a trial runs on twice the threads.
+    ``predict_seconds``: predicting the 10,000 test images (the export's cost per member).
+    """
+
+    fit_seconds: Mapping[str, float]
+    epochs: Mapping[str, int] = field(default_factory=dict)
+    speedup: float = 1.7
+    predict_seconds: Mapping[str, float] = field(default_factory=dict)
+    source: str = "made up"
+
+    def fit_time(self, family: str, threads: int, epochs: int | None = None) -> float | None:
+        """Seconds for ``family``'s init on ``threads`` threads (``epochs`` of them), or None."""
+        if family not in self.fit_seconds:
+            return None
+        seconds = self.fit_seconds[family] / self.speedup ** math.log2(max(1, threads))
+        planned = self.epochs.get(family)
+        if epochs is not None and planned:
+            seconds *= epochs / planned
+        return seconds
+
+
+@dataclass(frozen=True)
+class Queued:
+    family: str
+    #: Parameters that differ from the family's init (e.g. fewer epochs).
+    overrides: Mapping[str, Any]
+    #: Estimated seconds on the plan's threads (None: unknown).
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    jobs: int
+    threads: int
+    queue: tuple[Queued, ...]
+    #: family -> why the plan does not warm-start it
+    skipped: Mapping[str, str]
+    #: Seconds kept at the end of the budget (workers' shutdown and the export).
+    reserve: float
+    #: One line per decision, for the progress panel and the study.
+    reasons: tuple[str, ...]
+    speeds_source: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, stored on the study as its ``plan`` attribute."""
+        d = asdict(self)
+        d["queue"] = [
+            {
+                "family": q.family,
+                "overrides": dict(q.overrides),
+                "seconds": None if q.seconds is None else round(q.seconds, 1),
+            }
+            for q in self.queue
+        ]
+        d["skipped"] = dict(self.skipped)
+        d["reserve"] = round(self.reserve, 1)
+        d["reasons"] = list(self.reasons)
+        return d
+
+
+def export_reserve(budget: float, members: Sequence[str], speeds: Speeds) -> float:
+    """Seconds kept for exporting an ensemble of ``members``: a base plus predicting the
+    test and validation images with each (unknown families count as the slowest known),
+    at most a tenth of the budget."""
+    known = list(speeds.predict_seconds.values())
+    slowest = max(known, default=2.0)
+    predict = sum(speeds.predict_seconds.get(m, slowest) for m in members)
+    return min(0.1 * budget, EXPORT_BASE_SECONDS + 2.0 * predict)
+
+
+def make_plan(
+    budget: float,
+    cores: int,
+    families: Sequence[str],
+    speeds: Speeds,
+    *,
+    jobs: int | None = None,
+    threads: int | None = None,
+    max_jobs: int | None = None,
+    named: bool = False,
+    seen: Sequence[str] = (),
+    export: bool = True,
+) -> Plan:
+    """How to spend ``budget`` seconds on ``cores`` cores searching ``families``.
+
+    ``jobs``/``threads``: the user's layout, if given. ``max_jobs``: memory's limit on
+    workers. ``named``: the user chose the families (none is skipped). ``seen``: families
+    already in the study (resumed; not warm-started again). ``export``: an export follows.
+    """
+    cores = max(1, cores)
+    reasons: list[str] = []
+    ordered = sorted(families, key=lambda f: WARM_START_ORDER.get(f, len(WARM_START_ORDER)))
+    network = next((f for f in NETWORKS if f in families and f not in seen), None)
+    net_time = speeds.fit_time(network, 1) if network else None
+
+    # the members the export will most likely combine: the networks and the fast families
+    members = [network] * cores if network else []
+    members += [f for f in ordered if f != network][:2]
+    reserve = min(SHUTDOWN_SECONDS, 0.05 * budget) + (
+        export_reserve(budget, members, speeds) if export else 0.0
+    )
+    work = budget - STARTUP_SECONDS - reserve  # seconds each worker trains
+
+    jobs, threads, why = _layout(cores, jobs, threads, max_jobs, network, net_time, work, speeds)
+    reasons.append(why)
+
+    queue: list[Queued] = []
+    free = [work] * jobs  # estimated seconds each worker has left
+    if network is not None:
+        planned = speeds.epochs.get(network)
+        per_worker = speeds.fit_time(network, threads)
+        for w in range(jobs):
+            overrides: dict[str, Any] = {}
+            seconds = per_worker
+            if planned and per_worker and per_worker > free[w]:
+                fit = max(MIN_EPOCHS, int(planned * free[w] / per_worker))
+                overrides["epochs"] = fit
+                seconds = speeds.fit_time(network, threads, fit)
+            queue.append(Queued(network, overrides, seconds))
+            free[w] -= seconds or 0.0
+        epochs = queue[0].overrides.get("epochs", planned)
+        reasons.append(
+            f"{jobs} {network} init(s) first, one per worker, different seeds, "
+            f"{epochs} epochs{_about(queue[0].seconds)} each: an ensemble of networks"
+        )
+
+    skipped: dict[str, str] = {}
+    for fam in ordered:
+        if fam == network or fam in seen:
+            continue
+        seconds = speeds.fit_time(fam, threads)
+        w = max(range(jobs), key=lambda i: free[i])
+        if seconds is None or named or seconds <= free[w]:
+            queue.append(Queued(fam, {}, seconds))
+            free[w] -= seconds or 0.0
+        else:
+            skipped[fam] = (
+                f"its init needs ~{seconds:.0f} s and the networks leave ~{max(0.0, free[w]):.0f} s"
+            )
+    if skipped:
+        reasons.append(
+            "not warm-started (name them with --families, or give a longer --budget): "
+            + "; ".join(f"{f}: {why}" for f, why in skipped.items())
+        )
+    reasons.append(f"{reserve:.0f} s kept for the end (stopping the workers, export)")
+    return Plan(jobs, threads, tuple(queue), skipped, reserve, tuple(reasons), speeds.source)
+
+
+def _layout(
+    cores: int,
+    jobs: int | None,
+    threads: int | None,
+    max_jobs: int | None,
+    network: str | None,
+    net_time: float | None,
+    work: float,
+    speeds: Speeds,
+) -> tuple[int, int, str]:
+    """(workers, threads per worker, why)."""
+    limit = max(1, min(cores, max_jobs or cores))
+    if jobs is not None or threads is not None:
+        if jobs is None:
+            t = threads or 1
+            return max(1, min(cores // t, limit)), t, "workers x threads as given"
+        return jobs, threads or max(1, cores // jobs), "workers x threads as given"
+    if network is None or net_time is None:
+        return limit, 1, f"{limit} one-thread worker(s): no network to give more threads"
+    planned = speeds.epochs.get(network) or 1
+    j = limit
+    while j > 1:
+        t = max(1, cores // j)
+        per_epoch = (speeds.fit_time(network, t) or 0.0) / planned
+        if per_epoch <= 0 or work / per_epoch >= MIN_EPOCH_SHARE * planned:
+            break
+        j = max(1, j // 2)
+    t = max(1, cores // j)
+    if j == limit:
+        why = f"{j} worker(s) x {t} thread(s): independent trials use the cores best"
+    else:
+        why = (
+            f"{j} worker(s) x {t} thread(s): on {limit} one-thread workers each {network} "
+            f"would get under {MIN_EPOCH_SHARE:.0%} of its {planned} epochs in this budget"
+        )
+    return j, t, why
+
+
+def _about(seconds: float | None) -> str:
+    return f" (~{seconds:.0f} s)" if seconds is not None else ""
+
+
+__all__ = ["WARM_START_ORDER", "Plan", "Queued", "Speeds", "export_reserve", "make_plan"]

@@ -1,0 +1,121 @@
+"""The budget planner's decisions, driven with made-up budgets, cores and speeds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from automl_fashion.search.plan import Speeds, export_reserve, make_plan
+
+FIVE = ["cnn", "mlp", "svm", "boosting", "linear"]
+#: One thread: a 16-epoch cnn init in 400 s, the others as measured on the dev machine.
+SPEEDS = Speeds(
+    fit_seconds={"cnn": 400.0, "mlp": 64.0, "svm": 48.0, "boosting": 40.0, "linear": 20.0},
+    epochs={"cnn": 16, "mlp": 20},
+    speedup=1.7,
+    predict_seconds={"cnn": 0.8, "mlp": 0.3, "svm": 8.2, "boosting": 1.2, "linear": 0.1},
+)
+
+
+def families_of(plan) -> list[str]:  # type: ignore[no-untyped-def]
+    return [q.family for q in plan.queue]
+
+
+def test_ten_minutes_on_two_cores_trains_two_full_networks_then_every_family() -> None:
+    plan = make_plan(600, 2, FIVE, SPEEDS)
+    assert (plan.jobs, plan.threads) == (2, 1)
+    assert families_of(plan) == ["cnn", "cnn", "mlp", "svm", "boosting", "linear"]
+    assert plan.queue[0].overrides == {} and plan.queue[1].overrides == {}
+    assert plan.skipped == {}
+    # shutting down + a base + predicting test and validation with the likely members
+    assert plan.reserve == pytest.approx(5 + 15 + 2 * (0.8 + 0.8 + 0.3 + 8.2))
+
+
+def test_five_minutes_shortens_the_networks_and_skips_what_does_not_fit() -> None:
+    plan = make_plan(300, 2, FIVE, SPEEDS)
+    assert (plan.jobs, plan.threads) == (2, 1)
+    nets = [q for q in plan.queue if q.family == "cnn"]
+    assert len(nets) == 2
+    epochs = nets[0].overrides["epochs"]
+    assert 0.6 * 16 <= epochs < 16  # what fits, not less than the layout's floor
+    work = 300 - 10 - plan.reserve
+    assert nets[0].seconds is not None and nets[0].seconds <= work
+    assert set(plan.skipped) == {"mlp", "svm", "boosting", "linear"}
+    assert all("needs ~" in why for why in plan.skipped.values())
+    assert any("not warm-started" in line and "svm" in line for line in plan.reasons)
+
+
+def test_a_short_budget_gives_one_network_all_the_threads() -> None:
+    plan = make_plan(240, 2, FIVE, SPEEDS)
+    assert (plan.jobs, plan.threads) == (1, 2)
+    assert families_of(plan)[0] == "cnn" and families_of(plan).count("cnn") == 1
+    assert "1 worker(s) x 2 thread(s)" in plan.reasons[0]
+
+
+def test_more_cores_mean_more_networks() -> None:
+    plan = make_plan(600, 4, FIVE, SPEEDS)
+    assert (plan.jobs, plan.threads) == (4, 1)
+    assert families_of(plan)[:4] == ["cnn"] * 4
+    # memory allows only two workers: two networks on two threads each
+    plan = make_plan(600, 4, FIVE, SPEEDS, max_jobs=2)
+    assert (plan.jobs, plan.threads) == (2, 2)
+    assert families_of(plan).count("cnn") == 2
+
+
+def test_a_slower_machine_plans_fewer_epochs() -> None:
+    slow = Speeds(
+        fit_seconds={k: 2 * v for k, v in SPEEDS.fit_seconds.items()},
+        epochs=SPEEDS.epochs,
+        predict_seconds=SPEEDS.predict_seconds,
+    )
+    fast_epochs = make_plan(600, 2, FIVE, SPEEDS).queue[0].overrides.get("epochs", 16)
+    slow_epochs = make_plan(600, 2, FIVE, slow).queue[0].overrides.get("epochs", 16)
+    assert slow_epochs < fast_epochs == 16
+
+
+def test_named_families_are_all_queued_even_when_they_do_not_fit() -> None:
+    plan = make_plan(300, 2, FIVE, SPEEDS, named=True)
+    assert plan.skipped == {}
+    assert sorted(families_of(plan)) == sorted(["cnn", "cnn", *FIVE[1:]])
+
+
+def test_the_users_layout_wins() -> None:
+    plan = make_plan(240, 2, FIVE, SPEEDS, jobs=2)
+    assert (plan.jobs, plan.threads) == (2, 1)
+    plan = make_plan(600, 2, FIVE, SPEEDS, threads=2)
+    assert (plan.jobs, plan.threads) == (1, 2)
+    assert "as given" in plan.reasons[0]
+
+
+def test_without_a_network_every_core_runs_a_worker_and_nothing_is_skipped() -> None:
+    plan = make_plan(120, 2, ["svm", "linear"], SPEEDS)
+    assert (plan.jobs, plan.threads) == (2, 1)
+    assert families_of(plan) == ["svm", "linear"]
+
+
+def test_a_family_of_unknown_cost_is_never_skipped() -> None:
+    plan = make_plan(30, 2, ["sleepy", "cnn"], SPEEDS)
+    assert "sleepy" in families_of(plan) and "sleepy" not in plan.skipped
+
+
+def test_a_resumed_study_does_not_warm_start_its_families_again() -> None:
+    plan = make_plan(600, 2, FIVE, SPEEDS, seen=["cnn", "svm"])
+    assert families_of(plan) == ["mlp", "boosting", "linear"]
+
+
+def test_no_export_keeps_only_the_shutdown_time() -> None:
+    assert make_plan(600, 2, FIVE, SPEEDS, export=False).reserve == 5.0
+    assert make_plan(20, 2, ["sleepy"], SPEEDS, export=False).reserve == pytest.approx(1.0)
+
+
+def test_the_export_reserve_is_at_most_a_tenth_of_the_budget() -> None:
+    assert export_reserve(100, ["svm"] * 5, SPEEDS) == pytest.approx(10.0)
+    assert export_reserve(7200, ["cnn"], SPEEDS) == pytest.approx(15 + 1.6)
+
+
+def test_the_plan_is_json_for_the_study() -> None:
+    plan = make_plan(300, 2, FIVE, SPEEDS)
+    d = json.loads(json.dumps(plan.as_dict()))
+    assert d["jobs"] == 2 and d["queue"][0]["family"] == "cnn"
+    assert d["skipped"].keys() == plan.skipped.keys()
