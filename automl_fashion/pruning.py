@@ -19,6 +19,11 @@ from optuna.trial import FrozenTrial, TrialState
 from automl_fashion.errors import ConfigError
 
 FAMILY_PARAM = "family"
+#: A trial with this user attribute set is never pruned: the budget plan's warm-start inits,
+#: which it has given their time. Two inits of one network with different seeds race at
+#: every rung, and successive halving stopped the one a few tenths behind at epoch 3 (the
+#: first 10-minute run of the planner), which left no second network for the ensemble.
+PROTECTED_ATTR = "warm_start"
 PRUNERS = ("sha", "median", "none")
 
 
@@ -42,7 +47,7 @@ class _FamilyStudy(optuna.Study):
 
 
 class FamilyPruner(BasePruner):
-    """Apply an Optuna pruner within each family.
+    """Apply an Optuna pruner within each family (never to a :data:`PROTECTED_ATTR` trial).
 
     Args:
         factory: Builds a fresh Optuna pruner for a family; called once per family.
@@ -54,7 +59,7 @@ class FamilyPruner(BasePruner):
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         family = trial.params.get(FAMILY_PARAM)
-        if family is None:
+        if family is None or trial.user_attrs.get(PROTECTED_ATTR):
             return False
         if family not in self._pruners:
             self._pruners[family] = self._factory(str(family))

@@ -4,6 +4,7 @@ search on this machine, and throughput against the machine's limit.
     python benchmarks/compare.py                 # B = 10 minutes per system (about 45 min)
     python benchmarks/compare.py --budget 30m
     python benchmarks/compare.py --quick         # about a minute: CI runs it so it cannot rot
+    python benchmarks/compare.py --seeds 0,1,2 --systems automl-fashion,optuna --merge
 
 Each system runs in its own subprocess, one after the other (never two at once), on the same
 50,000 / 10,000 split, and is measured the same way: wall clock against the budget, CPU time
@@ -15,6 +16,10 @@ with (the test split is read once per system, after its search).
 - plain Optuna: ``study.optimize(timeout=B)``, TPE, no pruning, no warm start, the same
   families and search spaces, all cores per trial, the best model kept in memory.
 - random search: the same with Optuna's RandomSampler.
+
+With several ``--seeds`` each system runs once per seed (its search's seed, its models'
+seeds) and the summary gives the median test accuracy and its spread. The JSON is written
+after every run, so a long comparison cut off keeps the runs that ended.
 
 Results: benchmarks/results/compare[-quick].json and .md, anytime.png (best validation
 accuracy against wall clock), and the throughput figures.
@@ -51,7 +56,7 @@ def load_data(quick: bool) -> tuple[Any, np.ndarray, np.ndarray]:
 
 
 # -- one system per subprocess ------------------------------------------------------------
-def run_ours(budget: float, quick: bool) -> dict[str, Any]:
+def run_ours(budget: float, quick: bool, seed: int) -> dict[str, Any]:
     import optuna
 
     from automl_fashion.storage import open_storage
@@ -69,6 +74,8 @@ def run_ours(budget: float, quick: bool) -> dict[str, Any]:
         "--studies-dir",
         studies,
         "--quiet",
+        "--seed",
+        str(seed),
     ]
     if quick:
         cmd += ["--train-per-class", "100", "--families", "linear,mlp"]
@@ -100,7 +107,7 @@ def run_ours(budget: float, quick: bool) -> dict[str, Any]:
     }
 
 
-def run_flaml(budget: float, quick: bool) -> dict[str, Any]:
+def run_flaml(budget: float, quick: bool, seed: int) -> dict[str, Any]:
     from flaml import AutoML
     from flaml.automl.data import get_output_from_log
 
@@ -120,7 +127,7 @@ def run_flaml(budget: float, quick: bool) -> dict[str, Any]:
         log_file_name=log,
         verbose=0,
         n_jobs=os.cpu_count() or 1,
-        seed=0,
+        seed=seed,
     )
     test = float(np.mean(automl.predict(flat(X_test)) == y_test))
     times, _, losses, _, _ = get_output_from_log(log, budget)
@@ -133,7 +140,7 @@ def run_flaml(budget: float, quick: bool) -> dict[str, Any]:
     }
 
 
-def run_plain_optuna(budget: float, quick: bool, sampler: str) -> dict[str, Any]:
+def run_plain_optuna(budget: float, quick: bool, sampler: str, seed: int) -> dict[str, Any]:
     import optuna
 
     from automl_fashion import families
@@ -150,7 +157,7 @@ def run_plain_optuna(budget: float, quick: bool, sampler: str) -> dict[str, Any]
     def objective(trial: optuna.Trial) -> float:
         name = trial.suggest_categorical("family", names)
         params = spaces[name].suggest(trial)
-        model = families.get(name)(params, seed=trial.number, threads=available_cores())
+        model = families.get(name)(params, seed=seed + trial.number, threads=available_cores())
         model.fit(split)
         value = float(np.mean(model.predict(split.X_val) == split.y_val))
         curve.append((time.time() - start, value))
@@ -160,9 +167,9 @@ def run_plain_optuna(budget: float, quick: bool, sampler: str) -> dict[str, Any]
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     chosen = (
-        optuna.samplers.RandomSampler(seed=0)
+        optuna.samplers.RandomSampler(seed=seed)
         if sampler == "random"
-        else optuna.samplers.TPESampler(seed=0)
+        else optuna.samplers.TPESampler(seed=seed)
     )
     study = optuna.create_study(direction="maximize", sampler=chosen)
     study.optimize(objective, timeout=budget, catch=(Exception,))
@@ -176,12 +183,12 @@ def run_plain_optuna(budget: float, quick: bool, sampler: str) -> dict[str, Any]
     }
 
 
-def run_one(system: str, budget: float, quick: bool) -> dict[str, Any]:
+def run_one(system: str, budget: float, quick: bool, seed: int = 0) -> dict[str, Any]:
     if system == "automl-fashion":
-        return run_ours(budget, quick)
+        return run_ours(budget, quick, seed)
     if system == "flaml":
-        return run_flaml(budget, quick)
-    return run_plain_optuna(budget, quick, "random" if system == "random" else "tpe")
+        return run_flaml(budget, quick, seed)
+    return run_plain_optuna(budget, quick, "random" if system == "random" else "tpe", seed)
 
 
 # -- throughput against the machine's limit -----------------------------------------------
@@ -319,6 +326,7 @@ def main() -> None:
     parser.add_argument("--budget", default="10m")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds, one run each")
     parser.add_argument(
         "--merge", action="store_true", help="keep the rows of systems not run this time"
     )
@@ -330,14 +338,21 @@ def main() -> None:
 
     budget = 12.0 if args.quick else parse_budget(args.budget)
     if args.run:
-        Path(args.out).write_text(json.dumps(run_one(args.run, budget, args.quick)))
+        seed = int(args.seeds.split(",")[0])
+        Path(args.out).write_text(json.dumps(run_one(args.run, budget, args.quick, seed)))
         return
     rows = []
     stem = "compare-quick" if args.quick else "compare"
     if args.merge and (RESULTS / f"{stem}.json").is_file():  # keep the other systems' rows
         kept = json.loads((RESULTS / f"{stem}.json").read_text())["rows"]
-        rows = [r for r in kept if r["system"] not in args.systems.split(",")]
-    for system in args.systems.split(","):
+        seeds_run = {int(x) for x in args.seeds.split(",")}
+        rows = [
+            r
+            for r in kept
+            if r["system"] not in args.systems.split(",") or r.get("seed", 0) not in seeds_run
+        ]
+    runs = [(sys_, int(seed)) for seed in args.seeds.split(",") for sys_ in args.systems.split(",")]
+    for system, seed in runs:
         out = tempfile.mktemp(suffix=".json")
         cmd = [
             sys.executable,
@@ -348,6 +363,8 @@ def main() -> None:
             out,
             "--budget",
             f"{budget}s",
+            "--seeds",
+            str(seed),
         ] + (["--quick"] if args.quick else [])
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.monotonic()
@@ -363,6 +380,7 @@ def main() -> None:
         cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
         row = {
             "system": system,
+            "seed": seed,
             "budget_s": budget,
             "wall_s": round(elapsed, 1),
             "overrun": round(elapsed / budget - 1, 3),
@@ -371,6 +389,8 @@ def main() -> None:
         }
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
+        RESULTS.mkdir(exist_ok=True)  # after every run: a cut-off comparison keeps it
+        (RESULTS / f"{stem}-partial.json").write_text(json.dumps({"rows": rows}, indent=2))
     report = {
         "quick": args.quick,
         "rows": rows,
@@ -378,8 +398,31 @@ def main() -> None:
         "orchestration": orchestration_overhead(args.quick),
     }
     print(json.dumps({k: report[k] for k in ("throughput", "orchestration")}, indent=2))
-    report["rows"].sort(key=lambda r: SYSTEMS.index(r["system"]))
+    report["rows"].sort(key=lambda r: (SYSTEMS.index(r["system"]), r.get("seed", 0)))
+    report["summary"] = summary(report["rows"])
     write(report, stem)
+    (RESULTS / f"{stem}-partial.json").unlink(missing_ok=True)
+
+
+def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per system: the median test accuracy over its seeds, the spread, the worst overrun."""
+    out = []
+    for system in SYSTEMS:
+        mine = [r for r in rows if r["system"] == system]
+        if not mine:
+            continue
+        accs = [r["test_accuracy"] for r in mine]
+        out.append(
+            {
+                "system": system,
+                "seeds": [r.get("seed", 0) for r in mine],
+                "median_test_accuracy": float(np.median(accs)),
+                "min_test_accuracy": min(accs),
+                "max_test_accuracy": max(accs),
+                "worst_overrun_s": round(max(r["wall_s"] - r["budget_s"] for r in mine), 1),
+            }
+        )
+    return out
 
 
 def write(report: dict[str, Any], stem: str) -> None:
@@ -391,14 +434,24 @@ def write(report: dict[str, Any], stem: str) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2))
     lines = [
-        "| system | test accuracy | wall clock / budget | CPU utilisation | trials | final model |",
-        "|---|---|---|---|---|---|",
+        "| system | seed | test accuracy | wall clock / budget | CPU utilisation | trials "
+        "| final model |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
         lines.append(
-            f"| {r['system']} | {r['test_accuracy']:.2%} | {r['wall_s']:.0f} s / "
+            f"| {r['system']} | {r.get('seed', 0)} | {r['test_accuracy']:.2%} | "
+            f"{r['wall_s']:.0f} s / "
             f"{r['budget_s']:.0f} s ({r['overrun']:+.0%}) | {r['cpu_utilisation']:.0%} "
             f"| {r['trials']} | {r['final']} |"
+        )
+    lines += ["", "| system | seeds | median test accuracy | spread | worst overrun |"]
+    lines += ["|---|---|---|---|---|"]
+    for m in report.get("summary", []):
+        lines.append(
+            f"| {m['system']} | {','.join(map(str, m['seeds']))} | "
+            f"{m['median_test_accuracy']:.2%} | {m['min_test_accuracy']:.2%}–"
+            f"{m['max_test_accuracy']:.2%} | {m['worst_overrun_s']:+.0f} s |"
         )
     t, o = report["throughput"], report["orchestration"]
     lines += [
@@ -417,7 +470,8 @@ def write(report: dict[str, Any], stem: str) -> None:
     for r in report["rows"]:
         if r["curve"]:
             ts, vs = zip(*sorted(r["curve"]), strict=True)
-            ax.step(ts, np.maximum.accumulate(np.array(vs)) * 100, where="post", label=r["system"])
+            label = f"{r['system']} (seed {r.get('seed', 0)})"
+            ax.step(ts, np.maximum.accumulate(np.array(vs)) * 100, where="post", label=label)
     ax.set_xlabel("wall clock (s)")
     ax.set_ylabel("best validation accuracy (%)")
     ax.grid(alpha=0.3)

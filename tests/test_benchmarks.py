@@ -37,4 +37,8 @@ def test_compare_quick_runs_every_system_and_writes_its_results(tmp_path: Path) 
     assert report["throughput"]["peak_matmul_gflops"] > 0
     assert report["orchestration"]["trivial_trials"] > 0
     assert (results / "compare-quick-anytime.png").read_bytes()[:4] == b"\x89PNG"
-    assert "| automl-fashion |" in (results / "compare-quick.md").read_text()
+    assert "| automl-fashion | 0 |" in (results / "compare-quick.md").read_text()
+    # the per-system summary over seeds; the partial file is gone once the report is whole
+    assert [m["system"] for m in report["summary"]] == [r["system"] for r in report["rows"]]
+    assert all(m["seeds"] == [0] for m in report["summary"])
+    assert not (results / "compare-quick-partial.json").exists()

@@ -9,8 +9,10 @@ from automl_fashion.errors import ConfigError
 from automl_fashion.pruning import make_pruner
 
 
-def _trial(study: optuna.Study, family: str, values: list[float]) -> bool:
-    study.enqueue_trial({"family": family})
+def _trial(
+    study: optuna.Study, family: str, values: list[float], attrs: dict[str, object] | None = None
+) -> bool:
+    study.enqueue_trial({"family": family}, user_attrs=attrs)
     trial = study.ask()
     assert trial.suggest_categorical("family", ["a", "b", "cnn"]) == family
     for step, value in enumerate(values, start=1):
@@ -47,6 +49,17 @@ def test_the_same_weak_trial_survives_in_a_study_without_pruning_peers() -> None
     for _ in range(6):
         _trial(study, "a", [0.80, 0.82, 0.84, 0.86])
     assert not _trial(study, "b", [0.10, 0.11, 0.12, 0.13])
+
+
+@pytest.mark.parametrize("pruner", ["sha", "median"])
+def test_the_plans_warm_start_trials_are_never_pruned(pruner: str) -> None:
+    """Two seeds of one init race; the plan gave both their time (and the ensemble needs
+    both): the weaker one is not pruned, where the same values without the mark are."""
+    study = optuna.create_study(direction="maximize", pruner=make_pruner(pruner))
+    for _ in range(6):
+        _trial(study, "b", [0.80, 0.82, 0.84, 0.86])
+    assert not _trial(study, "b", [0.10, 0.11, 0.12, 0.13], {"warm_start": True})
+    assert _trial(study, "b", [0.10, 0.11, 0.12, 0.13])
 
 
 def test_unknown_pruner_is_named() -> None:

@@ -1,0 +1,161 @@
+"""What each training-step setting gives on this machine, against its matmul peak.
+
+    python benchmarks/throughput.py [--family cnn] [--steps 40] [--no-compile]
+
+For 1 thread and for every core: the peak float32 matmul (GFLOP/s, best of 2048 x 2048
+products), then one training step of the family's init network (forward, backward, AdamW)
+in each setting — NCHW or channels_last, batch 128/256/512, eager or ``torch.compile``
+(inductor) — as GFLOP/s and share of that peak, and what the step's data handling (slicing
+a batch out of the in-memory tensor and augmenting it) costs beside it. FLOPs are counted
+from the layers (3 x 2 x multiply-adds: forward, and backward at twice the forward).
+Writes benchmarks/results/throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def peak_gflops(threads: int) -> float:
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a @ b
+    best = 0.0
+    for _ in range(3):
+        t = time.perf_counter()
+        for _ in range(3):
+            a @ b
+        best = max(best, 2 * 2048**3 * 3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def flops_per_image(net: Any) -> float:
+    import torch
+
+    macs = 0
+
+    def count(module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        nonlocal macs
+        if isinstance(module, torch.nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels
+            macs += output.numel() // output.shape[0] * k // module.groups
+        elif isinstance(module, torch.nn.Linear):
+            macs += module.in_features * module.out_features
+
+    hooks = [m.register_forward_hook(count) for m in net.modules()]
+    with torch.no_grad():
+        net.eval()(torch.zeros(2, 1, 28, 28))
+    for h in hooks:
+        h.remove()
+    return 3 * 2 * macs
+
+
+def step_rate(
+    family: str, threads: int, batch: int, channels_last: bool, compiled: bool, steps: int
+) -> dict[str, Any]:
+    import torch
+    import torch.nn.functional as F
+
+    from automl_fashion import families
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    net = families.create(family, threads=threads).build_network()  # type: ignore[attr-defined]
+    fpi = flops_per_image(net)
+    net.train()
+    x = torch.randn(batch, 1, 28, 28)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch,))
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    model = torch.compile(net) if compiled else net
+    t0 = time.perf_counter()
+    for i in range(steps + 3):
+        if i == 3:
+            warm = time.perf_counter() - t0
+            t = time.perf_counter()
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    per_step = (time.perf_counter() - t) / steps
+    return {
+        "threads": threads,
+        "batch": batch,
+        "channels_last": channels_last,
+        "compiled": compiled,
+        "warmup_s": round(warm, 1),
+        "step_ms": round(1000 * per_step, 2),
+        "images_per_s": round(batch / per_step),
+        "gflops": round(batch / per_step * fpi / 1e9, 1),
+    }
+
+
+def data_share(family: str, threads: int, batch: int, step_ms: float) -> float:
+    """Time of slicing + augmenting one batch as the init does, as a share of the step."""
+    import torch
+
+    from automl_fashion import families
+    from automl_fashion.families._torch import augment
+
+    model = families.create(family)
+    flip, shift, erase = model.augmentation(int(model.params.get("epochs", 10)))  # type: ignore[attr-defined]
+
+    torch.set_num_threads(threads)
+    X = torch.randn(50_000, 1, 28, 28)
+    gen = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(X), generator=gen)
+    t = time.perf_counter()
+    n = 50
+    for i in range(n):
+        idx = order[i * batch : (i + 1) * batch]
+        augment(X[idx], gen, flip=flip, shift=shift, erase=erase)
+    return (time.perf_counter() - t) / n * 1000 / step_ms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--family", default="cnn")
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--no-compile", action="store_true")
+    args = parser.parse_args()
+    from automl_fashion.threads import available_cores
+
+    rows = []
+    for threads in sorted({1, available_cores()}):
+        peak = peak_gflops(threads)
+        settings = [(128, False, False), (128, True, False), (256, True, False), (512, True, False)]
+        if not args.no_compile:
+            settings.append((128, True, True))
+        for batch, cl, compiled in settings:
+            try:
+                row = step_rate(args.family, threads, batch, cl, compiled, args.steps)
+            except Exception as exc:  # e.g. no C++ compiler for inductor
+                row = {"threads": threads, "batch": batch, "compiled": compiled, "error": str(exc)}
+            else:
+                row["share_of_peak"] = round(row["gflops"] / peak, 3)
+                row["data_share"] = round(
+                    data_share(args.family, threads, batch, row["step_ms"]), 3
+                )
+            row["peak_gflops"] = round(peak, 1)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            RESULTS.mkdir(exist_ok=True)
+            (RESULTS / "throughput.json").write_text(
+                json.dumps({"family": args.family, "rows": rows}, indent=2)
+            )
+
+
+if __name__ == "__main__":
+    main()
