@@ -142,7 +142,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     Examples:
       automl-fashion leaderboard
       automl-fashion leaderboard --by-family
+      automl-fashion leaderboard --per-class
       automl-fashion leaderboard --family cnn --sort time --format csv > cnn.csv
+
+    A table shows the best 20 trials unless --top says otherwise; CSV and JSON show all.
     """
     from rich.markup import escape
 
@@ -173,12 +176,26 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             print_table(pd.DataFrame(columns=columns), args.format, console)
         say(f"Study {escape(printable(repr(args.study)))} has no finished trials yet.")
         return 1
+    if args.per_class:
+        table = lb.per_class(frame)
+        if table.shape[1] == 1:  # only the class names: no family has a complete trial
+            if args.format != "table":
+                print_table(table, args.format, console)
+            say(f"Study {escape(printable(repr(args.study)))}: no complete trial.")
+            return 1
+        percent = tuple(table.columns[1:])
+        print_table(table, args.format, console, title=f"Study {args.study}", percent=percent)
+        return 0
+    hidden = 0
     if args.by_family:
         table = lb.by_family(frame, sort=args.sort if args.sort != "score" else "accuracy")
     else:
         table = lb.leaderboard(
-            frame, sort=args.sort, top=args.top, family=args.family, include_unfinished=args.all
+            frame, sort=args.sort, family=args.family, include_unfinished=args.all
         )
+        top = args.top or (lb.DEFAULT_TOP if args.format in ("table", "markdown") else None)
+        if top is not None and len(table) > top:
+            hidden, table = len(table) - top, table.head(top)
     # an empty table keeps every column, so that CSV has its header
     table = table.reindex(columns=columns if table.empty else [c for c in columns if c in table])
     if table.empty or table["val_accuracy"].isna().all():
@@ -196,6 +213,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             )
         return 1
     print_table(table, args.format, console, title=f"Study {args.study}", show_params=args.params)
+    if hidden:
+        say(f"{hidden} more trials (--top {len(table) + hidden} to show them)")
     if args.format == "table":
         _print_ensemble(study, args.studies_dir, console)
     return 0
@@ -218,7 +237,11 @@ def _print_ensemble(study, studies_dir: str | None, console) -> None:  # type: i
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write PNG figures and a self-contained HTML page about a study into --out.
+    """Write a report about a study into --out: index.html and its images, one folder.
+
+    The best model, the family comparison (per-class accuracy too), where the models fail
+    (from the models the search saved on this machine), and how the search went. Works
+    while a search is still writing to the study.
 
     Example: automl-fashion report --study fashion --out report/ && xdg-open report/index.html
     """
@@ -226,13 +249,22 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from automl_fashion.model import printable
     from automl_fashion.report import write_report
-    from automl_fashion.storage import load_existing_study
+    from automl_fashion.storage import artifacts_dir, load_existing_study, studies_dir
 
     study = load_existing_study(args.study, args.storage, args.studies_dir)
-    files = write_report(study, args.out, cost_weight=args.cost_weight)
-    console = _console(args)
-    for path in files:
-        console.print(f"wrote {escape(printable(path))}")
+    export = args.export
+    if export is None:  # the folder a search exports to, if it holds this study's model
+        default = studies_dir(args.studies_dir) / f"{args.study}.model"
+        export = default if (default / "model_card.json").is_file() else None
+    page = write_report(
+        study,
+        args.out,
+        cost_weight=args.cost_weight,
+        artifacts=artifacts_dir(args.study, args.studies_dir),
+        export_dir=export,
+        data_dir=args.data_dir,
+    )
+    _console(args).print(f"wrote {escape(printable(page))}", soft_wrap=True)  # one line
     return 0
 
 
@@ -576,10 +608,17 @@ def build_parser() -> argparse.ArgumentParser:
         "rank a study's trials by accuracy against training cost",
     )
     _add_study_options(board)
-    board.add_argument("--top", type=int, help="show the best N trials only")
+    board.add_argument(
+        "--top", type=int, help="show the best N trials (default: 20 in a table, all in CSV/JSON)"
+    )
     board.add_argument("--family", help="only trials of this family")
     board.add_argument(
         "--by-family", action="store_true", help="the best trial of each family, with trial counts"
+    )
+    board.add_argument(
+        "--per-class",
+        action="store_true",
+        help="validation accuracy per class of each family's best trial",
     )
     board.add_argument(
         "--sort",
@@ -606,10 +645,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="also list pruned and failed trials, with their reason"
     )
 
-    rep = _command(sub, "report", cmd_report, "write PNG figures and an HTML page about a study")
+    rep = _command(sub, "report", cmd_report, "write an HTML page with figures about a study")
     _add_study_options(rep)
-    rep.add_argument("--out", required=True, help="folder to write the figures and index.html into")
+    rep.add_argument("--out", required=True, help="folder to write index.html and its images into")
     rep.add_argument("--cost-weight", type=float, default=0.25, help="as for leaderboard")
+    rep.add_argument(
+        "--export",
+        metavar="DIR",
+        help="exported model folder whose card gives the test accuracy "
+        "(default: studies/<study>.model when it exists)",
+    )
+    _add_data_options(rep)
     exp = _command(
         sub,
         "export",

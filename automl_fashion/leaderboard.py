@@ -18,12 +18,16 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
+from automl_fashion.data import CLASSES
 from automl_fashion.errors import ConfigError
+from automl_fashion.trial import CLASS_ACCURACY_ATTR
 
 if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_COST_WEIGHT = 0.25
+#: Trials a terminal table shows unless ``--top`` says otherwise (CSV and JSON show all).
+DEFAULT_TOP = 20
 SORT_KEYS = {
     "score": ("score", False),
     "accuracy": ("val_accuracy", False),
@@ -86,15 +90,19 @@ def score(accuracy: float, fit_seconds: float, cost_weight: float) -> float:
 
 
 def pareto_front(acc: list[float], cost: list[float]) -> list[bool]:
-    """True where no other point has accuracy >= and cost <= with one strictly better."""
-    flags = []
-    for i, (a, c) in enumerate(zip(acc, cost, strict=True)):
-        dominated = any(
-            (a2 >= a and c2 <= c) and (a2 > a or c2 < c)
-            for j, (a2, c2) in enumerate(zip(acc, cost, strict=True))
-            if j != i
-        )
-        flags.append(not dominated)
+    """True where no other point has accuracy >= and cost <= with one strictly better.
+
+    One sweep in order of cost (then accuracy, best first): a point is on the front when
+    it beats the best accuracy of every cheaper point, or ties it at the same cost."""
+    order = sorted(range(len(acc)), key=lambda i: (cost[i], -acc[i]))
+    flags = [False] * len(acc)
+    best, best_cost = -math.inf, math.nan
+    for i in order:
+        if acc[i] > best:
+            flags[i] = True
+            best, best_cost = acc[i], cost[i]
+        elif acc[i] == best and cost[i] == best_cost:
+            flags[i] = True  # an exact duplicate of a front point is not dominated
     return flags
 
 
@@ -102,6 +110,19 @@ def _key_params(trial: optuna.trial.FrozenTrial) -> str:
     fam = trial.params.get("family", "")
     items = [(k.split(".", 1)[1], v) for k, v in trial.params.items() if k.startswith(f"{fam}.")]
     return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in items)
+
+
+def _class_accuracy(value: object) -> tuple[float | None, ...] | None:
+    """A trial's recorded per-class accuracies, if they are what ``run_trial`` writes (the
+    study is untrusted: anything else reads as not recorded)."""
+    if not isinstance(value, list) or len(value) != len(CLASSES):
+        return None
+    if not all(
+        v is None or (isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1)
+        for v in value
+    ):
+        return None
+    return tuple(None if v is None else float(v) for v in value)
 
 
 def trials_frame(study: optuna.Study, *, cost_weight: float = DEFAULT_COST_WEIGHT) -> pd.DataFrame:
@@ -139,6 +160,7 @@ def trials_frame(study: optuna.Study, *, cost_weight: float = DEFAULT_COST_WEIGH
                 "steps": len(t.intermediate_values),
                 "reason": ua.get("stop_reason") or ua.get("fail_reason") or "",
                 "params": _key_params(t),
+                "class_accuracy": _class_accuracy(ua.get(CLASS_ACCURACY_ATTR)),
                 "finished": t.datetime_complete,
             }
         )
@@ -218,3 +240,19 @@ def by_family(frame: pd.DataFrame, *, sort: str = "accuracy") -> pd.DataFrame:
     out["trial"] = out["trial"].astype("Int64")
     column, ascending = SORT_KEYS.get(sort, SORT_KEYS["accuracy"])
     return out.sort_values(column, ascending=ascending, na_position="last").reset_index(drop=True)
+
+
+def per_class(frame: pd.DataFrame, classes: tuple[str, ...] = CLASSES) -> pd.DataFrame:
+    """Validation accuracy per class (rows) of each family's best complete trial (columns,
+    named ``family #trial``); a last row ``all`` holds the overall accuracy. A trial that
+    recorded no per-class accuracy (older versions) has blank cells."""
+    import pandas as pd
+
+    best = by_family(frame)
+    best = best[best["trial"].notna()] if not best.empty else best
+    table = pd.DataFrame({"class": [*classes, "all"]})
+    for row in best.itertuples(index=False):
+        recorded = row.class_accuracy if isinstance(row.class_accuracy, tuple) else None
+        values = list(recorded) if recorded else [None] * len(classes)
+        table[f"{row.family} #{row.trial}"] = pd.array([*values, row.val_accuracy], dtype="Float64")
+    return table

@@ -6,10 +6,21 @@ escaping text read from a study are one job, and ``cli.py`` only parses and call
 
 from __future__ import annotations
 
+#: What a table or Markdown cell shows for a missing value (CSV and JSON keep it empty/null).
+MISSING = "\u2014"
 
-def print_table(table, fmt: str, console, title: str = "", show_params: bool = False) -> None:  # type: ignore[no-untyped-def]
+
+def print_table(  # type: ignore[no-untyped-def]
+    table,
+    fmt: str,
+    console,
+    title: str = "",
+    show_params: bool = False,
+    percent: tuple[str, ...] = ("val_accuracy", "ci_low", "ci_high", "score"),
+) -> None:
     """Print a leaderboard frame as a rich table, CSV, JSON or Markdown.
 
+    ``percent`` names the columns shown as percentages. Missing values show as an em dash.
     Text read from a study (family names, parameters, failure reasons) is untrusted: the
     table and Markdown show its control characters escaped, and rich shows [markup] as is.
     """
@@ -24,13 +35,25 @@ def print_table(table, fmt: str, console, title: str = "", show_params: bool = F
         print(table.to_json(orient="records", date_format="iso", indent=2))
         return
     shown = table.copy()
-    for col in ("val_accuracy", "ci_low", "ci_high", "score"):
+    if "ci_low" in shown and fmt == "table":
+        shown.insert(
+            list(shown.columns).index("ci_low"),
+            "95% CI",
+            [
+                MISSING if _missing(lo) or _missing(hi) else f"{lo:.2%}"[:-1] + f"-{hi:.2%}"
+                for lo, hi in zip(shown["ci_low"], shown["ci_high"], strict=True)
+            ],
+        )
+        shown = shown.drop(columns=["ci_low", "ci_high"])
+    for col in percent:
         if col in shown:
             shown[col] = shown[col].map(lambda v: _cell(v, ".2%"))
     if "fit_seconds" in shown:
         shown["fit_seconds"] = shown["fit_seconds"].map(lambda v: _cell(v, ".1f"))
     if "model_bytes" in shown:
-        shown["model_bytes"] = shown["model_bytes"].map(_human_bytes)
+        shown["model_bytes"] = shown["model_bytes"].map(human_bytes)
+    if "predict_ms_per_1000" in shown:
+        shown["predict_ms_per_1000"] = shown["predict_ms_per_1000"].map(lambda v: _cell(v, ".1f"))
     if "pareto" in shown:
         shown["pareto"] = shown["pareto"].map(lambda v: "*" if v else "")
     if fmt == "markdown":
@@ -52,20 +75,8 @@ def print_table(table, fmt: str, console, title: str = "", show_params: bool = F
         "model_bytes": "size",
         "pareto": "front",
     }
-    if "ci_low" in shown:
-        shown.insert(
-            list(shown.columns).index("ci_low"),
-            "95% CI",
-            [
-                f"{lo[:-1]}-{hi}" if lo else ""
-                for lo, hi in zip(shown["ci_low"], shown["ci_high"], strict=True)
-            ],
-        )
-        shown = shown.drop(columns=["ci_low", "ci_high"])
     if not show_params:
         shown = shown.drop(columns=[c for c in ("params",) if c in shown])
-    if "predict_ms_per_1000" in shown:
-        shown["predict_ms_per_1000"] = shown["predict_ms_per_1000"].map(lambda v: _cell(v, ".1f"))
 
     def build(frame):  # type: ignore[no-untyped-def]
         rich_table = Table(title=escape(printable(title)), box=box.SIMPLE_HEAD)
@@ -111,13 +122,13 @@ def _missing(value: object) -> bool:
 
 
 def _cell(value: object, spec: str = "") -> str:
-    """A table cell: ``value`` formatted with ``spec``, blank when missing."""
-    return "" if _missing(value) else format(value, spec)
+    """A table cell: ``value`` formatted with ``spec``, a dash when missing."""
+    return MISSING if _missing(value) else format(value, spec)
 
 
-def _human_bytes(value: object) -> str:
+def human_bytes(value: object) -> str:
     if _missing(value):
-        return ""
+        return MISSING
     size = float(value)  # type: ignore[arg-type]
     for unit in ("B", "kB", "MB", "GB"):
         if size < 1000 or unit == "GB":

@@ -24,6 +24,8 @@ from automl_fashion.search_space import load_space
 #: The user attribute holding what a trial trains with (family, parameters, model seed), so
 #: that export rebuilds it exactly, whatever the search-space files say later.
 CONFIG_ATTR = "config"
+#: The user attribute holding the validation accuracy of each class (None: no such image).
+CLASS_ACCURACY_ATTR = "val_class_accuracy"
 
 
 class Interrupted(AutoMLFashionError):
@@ -41,6 +43,14 @@ class TrialSettings:
     artifacts: str | None = None
     #: When trials are stopped (time.time()); scheduled training shortens itself to fit.
     deadline: float | None = None
+
+
+def class_accuracy(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> list[float | None]:
+    """The share of each class's images predicted right (None for a class with none)."""
+    return [
+        round(float(np.mean(pred[labels == c] == c)), 4) if np.any(labels == c) else None
+        for c in range(n_classes)
+    ]
 
 
 def suggest(trial: optuna.Trial, settings: TrialSettings) -> tuple[str, dict[str, object]]:
@@ -103,6 +113,9 @@ def run_trial(
             "predict_ms_per_1000", round(1000 * predict_s / len(data.y_val) * 1000, 3)
         )
         trial.set_user_attr("model_bytes", model.size_bytes())
+        trial.set_user_attr(
+            CLASS_ACCURACY_ATTR, class_accuracy(proba.argmax(1), data.y_val, proba.shape[1])
+        )
         saved = save_if_top(study, trial, model, value, proba, data, settings.artifacts)
         state = TrialState.COMPLETE
     except optuna.TrialPruned:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pandas as pd
 import pytest
@@ -103,6 +104,23 @@ def test_by_family_lists_a_family_without_complete_trials_with_integer_trials(
     assert " 0 " in cnn_line and "0.0 " not in cnn_line.replace("400.0", "")
 
 
+def test_pareto_front_agrees_with_the_pairwise_definition() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n = int(rng.integers(0, 15))
+        acc = rng.choice([0.8, 0.85, 0.9, 0.95], n).tolist()
+        cost = rng.choice([1.0, 2.0, 3.0, 4.0], n).tolist()
+        pairwise = [
+            not any(
+                a2 >= a and c2 <= c and (a2 > a or c2 < c)
+                for j, (a2, c2) in enumerate(zip(acc, cost, strict=True))
+                if j != i
+            )
+            for i, (a, c) in enumerate(zip(acc, cost, strict=True))
+        ]
+        assert lb.pareto_front(acc, cost) == pairwise, (acc, cost)
+
+
 def test_wilson_interval_contains_the_estimate() -> None:
     lo, hi = lb.wilson_interval(0.9, 10_000)
     assert lo < 0.9 < hi and hi - lo == pytest.approx(0.0118, abs=0.001)
@@ -176,32 +194,6 @@ for _ in range(200):
     final = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--format", "csv")
     assert len(pd.read_csv(io.StringIO(final.stdout))) == len(TRIALS) + 200
     assert seen == sorted(seen)
-
-
-def test_report_writes_valid_pngs_and_a_page_that_shows_them(tmp_path: Path) -> None:
-    import base64
-    import re
-
-    import matplotlib.image
-
-    make_study(tmp_path)
-    out = run_cli(tmp_path, "report", "--study", "synthetic", "--out", str(tmp_path / "rep"))
-    assert out.returncode == 0, out.stderr
-    pngs = sorted((tmp_path / "rep").glob("*.png"))
-    assert [p.name for p in pngs] == [
-        "accuracy_vs_time.png",
-        "best_over_time.png",
-        "family_best.png",
-        "pruning.png",
-    ]
-    for png in pngs:
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert matplotlib.image.imread(png).shape[0] > 100
-    page = (tmp_path / "rep" / "index.html").read_text()
-    embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    assert len(embedded) == 4
-    assert {base64.b64decode(e) for e in embedded} == {p.read_bytes() for p in pngs}
-    assert "<table" in page and "cnn" in page
 
 
 def test_report_on_a_study_without_complete_trials_is_an_error(tmp_path: Path) -> None:
@@ -289,3 +281,81 @@ def test_report_out_naming_a_file_is_a_one_line_error(tmp_path: Path) -> None:
         assert run.stderr.startswith(f"automl-fashion: error: --out {out}: ")
         assert len(run.stderr.strip().splitlines()) == 1
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def add_complete(
+    study: optuna.Study, n: int, per_class: list[float] | None = None, base: float = 0.8
+) -> None:
+    for i in range(n):
+        study.enqueue_trial({"family": "mlp"})
+        trial = study.ask()
+        trial.suggest_categorical("family", FAMILIES)
+        trial.set_user_attr("fit_seconds", 30.0 + i)
+        trial.set_user_attr("n_val", 10_000)
+        if per_class is not None:
+            trial.set_user_attr("val_class_accuracy", per_class)
+        study.tell(trial, base + i / 1000)
+
+
+def test_a_table_shows_the_best_20_and_says_how_many_more(tmp_path: Path) -> None:
+    add_complete(make_study(tmp_path), 24)  # 6 + 24 complete trials
+    out = run_cli(tmp_path, "leaderboard", "--study", "synthetic")
+    assert out.returncode == 0, out.stderr
+    ranks = [line.split()[0] for line in out.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert ranks[:20] == [str(r) for r in range(1, 21)] and "21" not in ranks
+    assert "10 more trials (--top 30 to show them)" in out.stdout
+    more = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--top", "25")
+    assert "5 more trials (--top 30 to show them)" in more.stdout
+    everything = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--top", "30")
+    assert "more trials" not in everything.stdout
+    csv = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--format", "csv")
+    assert len(pd.read_csv(io.StringIO(csv.stdout))) == 30 and "more" not in csv.stderr
+    md = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--format", "markdown")
+    assert len(md.stdout.splitlines()) == 22 and "10 more trials" in md.stderr
+
+
+def test_missing_values_show_a_dash_never_nan_none_or_booleans(tmp_path: Path) -> None:
+    study = make_study(tmp_path)
+    study.enqueue_trial({"family": "boosting"})
+    trial = study.ask()
+    trial.suggest_categorical("family", FAMILIES)
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)  # a family without numbers
+    for args in (["--by-family"], ["--all"], ["--per-class"], []):
+        for fmt in ("table", "markdown"):
+            out = run_cli(tmp_path, "leaderboard", "--study", "synthetic", *args, "--format", fmt)
+            assert out.returncode == 0, out.stderr
+            for word in ("nan", "NaN", "<NA>", "None", "True", "False", "NaT"):
+                assert word not in out.stdout, (args, fmt, word)
+            assert "—" in out.stdout, (args, fmt)
+    header = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--by-family").stdout
+    assert "ms/1k" in header and "size" in header
+
+
+def test_per_class_shows_each_family_best_and_a_dash_for_older_trials(tmp_path: Path) -> None:
+    study = make_study(tmp_path)  # trials without per-class accuracy (an older version)
+    add_complete(study, 1, [0.5, 0.99, 0.8, 0.85, 0.8, 0.95, 0.6, 0.96, 0.97, 0.95], base=0.95)
+    table = lb.per_class(lb.trials_frame(study))
+    assert list(table.columns) == ["class", "mlp #8", "cnn #0", "svm #5", "linear #3"]
+    rows = table.set_index("class")
+    assert rows.loc["Trouser", "mlp #8"] == 0.99 and pd.isna(rows.loc["Trouser", "cnn #0"])
+    assert rows.loc["all", "cnn #0"] == 0.93
+    out = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--per-class")
+    assert out.returncode == 0, out.stderr
+    trouser = next(line for line in out.stdout.splitlines() if "Trouser" in line).split()
+    assert trouser == ["Trouser", "99.00%", "—", "—", "—"]
+    js = json.loads(
+        run_cli(
+            tmp_path, "leaderboard", "--study", "synthetic", "--per-class", "--format", "json"
+        ).stdout
+    )
+    assert js[1]["class"] == "Trouser" and js[1]["mlp #8"] == 0.99 and js[1]["cnn #0"] is None
+
+
+@pytest.mark.parametrize(
+    "recorded", [[0.5] * 9, ["0.5"] * 10, [True] * 10, [1.5] * 10, {"Trouser": 0.9}, "0.9"]
+)
+def test_a_malformed_per_class_record_reads_as_missing(tmp_path: Path, recorded: object) -> None:
+    study = make_study(tmp_path)
+    add_complete(study, 1, recorded, base=0.95)  # type: ignore[arg-type]
+    table = lb.per_class(lb.trials_frame(study)).set_index("class")
+    assert table["mlp #8"].iloc[:10].isna().all() and table.loc["all", "mlp #8"] == 0.95
