@@ -170,6 +170,66 @@ def test_formats_that_run_external_programs_are_not_opened(tmp_path: Path) -> No
         read_image(tmp_path / "x.eps")
 
 
+# -- faithful preprocessing (issue 15) ------------------------------------------------------
+@pytest.fixture(scope="module")
+def test_images() -> tuple[np.ndarray, np.ndarray]:
+    from automl_fashion.data import load_test
+
+    X, y = load_test()
+    return X[:48], y[:48]
+
+
+def test_a_fashion_mnist_image_saved_as_png_passes_through_unchanged(
+    test_images: tuple, tmp_path: Path
+) -> None:
+    from benchmarks.renderings import alpha, png28
+
+    for i, x in enumerate(test_images[0]):
+        for render in (png28, alpha):  # as it is, and a cut-out on a transparent page
+            assert np.array_equal(read_image(render(x, tmp_path / f"{i}")), x)
+        opaque = np.stack([x, np.full_like(x, 255)], axis=-1)  # an alpha channel, all opaque
+        Image.fromarray(opaque, "LA").save(tmp_path / "la.png")
+        assert np.array_equal(read_image(tmp_path / "la.png"), x)
+        Image.fromarray(255 - x).save(tmp_path / "negative.png")  # dark on light: negated
+        assert np.array_equal(read_image(tmp_path / "negative.png"), x)
+
+
+def test_renderings_of_real_test_images_classify_like_the_raw_arrays(
+    test_images: tuple, tiny_split: Any, tmp_path: Path
+) -> None:
+    from automl_fashion import families
+    from automl_fashion.search_space import load_space
+    from benchmarks.renderings import RENDERINGS
+
+    params = {**load_space("linear").init, "features": "pixels", "epochs": 3}
+    params.pop("hog_cell", None)
+    model = families.create("linear", params, seed=0, threads=1).fit(tiny_split)
+    X, _ = test_images
+    raw = model.predict(X.astype(np.float32))
+    for way, render in RENDERINGS.items():
+        read = np.stack([read_image(render(x, tmp_path / f"{way}-{i}")) for i, x in enumerate(X)])
+        agree = int(np.sum(model.predict(read) == raw))
+        # pixel-level linear models are the most sensitive; the whole test set is measured
+        # by benchmarks/renderings.py
+        assert agree >= len(X) - 4, f"{way}: {agree} of {len(X)} predictions as on raw arrays"
+
+
+def test_a_photo_is_trimmed_scaled_and_centred_like_fashion_mnist(
+    test_images: tuple, tmp_path: Path
+) -> None:
+    # the object's longest edge fills the 28 pixels and the shorter one is centred, the
+    # odd pixel after it, wherever the object was on the page
+    x = test_images[0][1]  # a pullover, narrower than it is tall
+    page = Image.new("L", (300, 200), 255)
+    page.paste(Image.fromarray(255 - x).resize((84, 84), Image.Resampling.BICUBIC), (30, 100))
+    page.save(tmp_path / "page.png")
+    read = read_image(tmp_path / "page.png")
+    rows, cols = np.flatnonzero((read > 13).any(1)), np.flatnonzero((read > 13).any(0))
+    assert rows[-1] - rows[0] + 1 >= 27
+    width = cols[-1] - cols[0] + 1
+    assert cols[0] == (29 - width) // 2
+
+
 # -- model folders ----------------------------------------------------------------------
 def test_a_hand_made_folder_loads_and_predicts(tmp_path: Path) -> None:
     model = load_model(write_model_folder(tmp_path / "m"))
