@@ -54,6 +54,11 @@ class Ensemble:
     best_single_val_accuracy: float
     #: the weighted average of the members' saved validation probabilities
     val_proba: np.ndarray = field(repr=False)
+    #: the labels of the validation images
+    val_labels: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
+    #: per validation image, the average with weights chosen on the other half (2-fold):
+    #: out of sample, so a temperature fitted on it is too
+    held_out_proba: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 10)))
 
     @property
     def helps(self) -> bool:
@@ -61,11 +66,19 @@ class Ensemble:
         return len(self.members) > 1 and self.val_accuracy > self.best_single_val_accuracy
 
 
-def select(probas: list[np.ndarray], y: np.ndarray, max_rounds: int = MAX_ROUNDS) -> np.ndarray:
-    """Greedy forward selection with replacement; returns how often each model was picked.
+def select(
+    probas: list[np.ndarray],
+    y: np.ndarray,
+    max_rounds: int = MAX_ROUNDS,
+    fits: Callable[[frozenset[int]], bool] | None = None,
+) -> np.ndarray:
+    """Greedy forward selection with replacement; returns how often each model was picked
+    (all zero when ``fits`` allows no model at all).
 
     A pick must raise the accuracy of the average, or keep it and lower the log loss (so
-    ties between equally accurate choices go to the better calibrated one)."""
+    ties between equally accurate choices go to the better calibrated one). ``fits`` says
+    whether a set of model indices may be an ensemble (deployment limits); picking a
+    model again costs nothing more."""
     stack = np.stack([np.asarray(p, dtype=np.float64) for p in probas])  # M x N x 10
     rows = np.arange(len(y))
 
@@ -75,7 +88,10 @@ def select(probas: list[np.ndarray], y: np.ndarray, max_rounds: int = MAX_ROUNDS
         return acc, -nll
 
     counts = np.zeros(len(probas), dtype=int)
-    first = max(range(len(probas)), key=lambda i: quality(stack[i]))
+    allowed = [i for i in range(len(probas)) if fits is None or fits(frozenset([i]))]
+    if not allowed:
+        return counts
+    first = max(allowed, key=lambda i: quality(stack[i]))
     counts[first] = 1
     total = stack[first].copy()
     current = quality(total)
@@ -83,7 +99,9 @@ def select(probas: list[np.ndarray], y: np.ndarray, max_rounds: int = MAX_ROUNDS
         candidates = (total[None] + stack) / (k + 1)  # M x N x 10: the average with each added
         accs = np.mean(candidates.argmax(-1) == y, axis=1)
         nlls = -np.mean(np.log(np.clip(candidates[:, rows, y], 1e-12, None)), axis=1)
-        best = max(range(len(probas)), key=lambda i: (accs[i], -nlls[i]))
+        chosen = frozenset(np.flatnonzero(counts).tolist())
+        allowed = [i for i in range(len(probas)) if counts[i] or fits is None or fits(chosen | {i})]
+        best = max(allowed, key=lambda i: (accs[i], -nlls[i]))
         acc, nll = float(accs[best]), float(nlls[best])
         if acc < current[0] or (acc == current[0] and -nll <= current[1] + 1e-9):
             break
@@ -93,26 +111,37 @@ def select(probas: list[np.ndarray], y: np.ndarray, max_rounds: int = MAX_ROUNDS
     return counts
 
 
-def _held_out(probas: list[np.ndarray], y: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """2-fold: (ensemble accuracy, best single accuracy) on the half not used to choose."""
+def _held_out(
+    probas: list[np.ndarray],
+    y: np.ndarray,
+    seed: int = 0,
+    fits: Callable[[frozenset[int]], bool] | None = None,
+) -> tuple[float, float, np.ndarray]:
+    """2-fold: (ensemble accuracy, best single accuracy) on the half not used to choose,
+    and the ensemble's probabilities on each half with the weights of the other."""
     order = np.random.default_rng(seed).permutation(len(y))
     halves = (order[: len(y) // 2], order[len(y) // 2 :])
     ens_hits = single_hits = 0
+    held_out = np.zeros((len(y), probas[0].shape[1]))
     for fit, score in (halves, halves[::-1]):
-        counts = select([p[fit] for p in probas], y[fit])
+        counts = select([p[fit] for p in probas], y[fit], fits=fits)
         avg = sum(c * p[score] for c, p in zip(counts, probas, strict=True) if c)
+        held_out[score] = np.asarray(avg) / counts.sum()
         ens_hits += int(np.sum(np.asarray(avg).argmax(1) == y[score]))
-        best = int(np.argmax([np.mean(p[fit].argmax(1) == y[fit]) for p in probas]))
+        allowed = [i for i in range(len(probas)) if fits is None or fits(frozenset([i]))]
+        best = max(allowed, key=lambda i: np.mean(probas[i][fit].argmax(1) == y[fit]))
         single_hits += int(np.sum(probas[best][score].argmax(1) == y[score]))
-    return ens_hits / len(y), single_hits / len(y)
+    return ens_hits / len(y), single_hits / len(y), held_out
 
 
 def build_ensemble(
     study: optuna.Study,
     root: str | os.PathLike[str] | None,
     say: Callable[[str], None] | None = None,
+    fits: Callable[[frozenset[int]], bool] | None = None,
 ) -> Ensemble | None:
-    """The ensemble of the study's models saved on this machine (None if fewer than two).
+    """The ensemble of the study's models saved on this machine (None if fewer than two,
+    or if ``fits``, given trial numbers, allows none of them).
 
     Only models scored on the same validation images as the best one take part (a study
     resumed with another split keeps older artifacts). A corrupt saved model is left out;
@@ -137,8 +166,17 @@ def build_ensemble(
     if len(same) < 2:
         return None
     metas, probas = [m for m, _ in same], [p for _, p in same]
-    counts = select(probas, y_val)
-    ens_acc, single_acc = _held_out(probas, y_val)
+    by_index = None
+    if fits is not None:
+        trials = [int(m["trial"]) for m in metas]
+
+        def by_index(indices: frozenset[int]) -> bool:
+            return fits(frozenset(trials[i] for i in indices))
+
+        if not any(by_index(frozenset([i])) for i in range(len(metas))):
+            return None
+    counts = select(probas, y_val, fits=by_index)
+    ens_acc, single_acc, held_out = _held_out(probas, y_val, fits=by_index)
     chosen = [(int(c), meta, p) for c, meta, p in zip(counts, metas, probas, strict=True) if c]
     members = tuple(
         Member(
@@ -151,7 +189,14 @@ def build_ensemble(
         for c, meta, _ in chosen
     )
     avg = np.sum([c * p for c, _, p in chosen], axis=0) / int(counts.sum())
-    return Ensemble(members, ens_acc, single_acc, np.asarray(avg, dtype=np.float32))
+    return Ensemble(
+        members,
+        ens_acc,
+        single_acc,
+        np.asarray(avg, dtype=np.float32),
+        np.asarray(y_val, dtype=np.int64),
+        held_out,
+    )
 
 
 def ensemble_onnx(members: tuple[Member, ...]) -> Any:

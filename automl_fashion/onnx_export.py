@@ -38,12 +38,15 @@ OPENCV_UNSUPPORTED = {
 }
 
 
-def metadata(family: str) -> dict[str, str]:
+def metadata(family: str, temperature: float | None = None) -> dict[str, str]:
     """What ``model.onnx`` says about itself in ``metadata_props``, so that the file alone
-    tells what index 6 means and what pixels it expects."""
+    tells what index 6 means and what pixels it expects (and, for a calibrated graph, its
+    temperature)."""
     from automl_fashion import __version__
 
+    extra = {} if temperature is None else {"temperature": repr(float(temperature))}
     return {
+        **extra,
         "classes": json.dumps(list(CLASSES)),
         "input": INPUT_CONVENTION,
         "output": f"probabilities, N x {len(CLASSES)}, in the order of 'classes'",
@@ -54,7 +57,7 @@ def metadata(family: str) -> dict[str, str]:
     }
 
 
-def finish(proto: Any, family: str, doc: str) -> Any:
+def finish(proto: Any, family: str, doc: str, temperature: float | None = None) -> Any:
     """Declare the input and output shapes, write the metadata, and check the whole model
     strictly (types and shapes inferred through every node): a graph that fails is never
     saved."""
@@ -67,10 +70,48 @@ def finish(proto: Any, family: str, doc: str) -> Any:
     ):
         value.CopyFrom(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, shape))
     del proto.metadata_props[:]
-    helper.set_model_props(proto, metadata(family))
+    helper.set_model_props(proto, metadata(family, temperature))
     proto.doc_string = doc
     onnx.checker.check_model(proto, full_check=True)
     return proto
+
+
+def calibrate(proto: Any, temperature: float, family: str) -> Any:
+    """A copy of a finished graph whose probabilities are temperature-scaled:
+    softmax(log(p + EPS) / T), from standard operators that OpenCV's DNN module runs too
+    (Add, Log, Mul, Softmax). The argmax is unchanged."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from automl_fashion.export.calibration import EPS
+
+    if not (temperature > 0 and np.isfinite(temperature)):
+        raise ValueError(f"temperature must be a positive number; got {temperature!r}")
+    out = onnx.ModelProto()
+    out.CopyFrom(proto)
+    raw = "uncalibrated_probabilities"
+    for node in out.graph.node:
+        node.output[:] = [raw if name == OUTPUT else name for name in node.output]
+        node.input[:] = [raw if name == OUTPUT else name for name in node.input]
+    for value in out.graph.value_info:
+        if value.name == OUTPUT:
+            value.name = raw
+    out.graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array(EPS, np.float32), "calibration_eps"),
+            numpy_helper.from_array(np.array(1.0 / temperature, np.float32), "inverse_temperature"),
+        ]
+    )
+    out.graph.node.extend(
+        [
+            helper.make_node("Add", [raw, "calibration_eps"], ["calibration_floored"]),
+            helper.make_node("Log", ["calibration_floored"], ["calibration_log"]),
+            helper.make_node("Mul", ["calibration_log", "inverse_temperature"], ["calibration_z"]),
+            helper.make_node("Softmax", ["calibration_z"], [OUTPUT], axis=1),
+        ]
+    )
+    doc = f"{proto.doc_string}; temperature-scaled probabilities (T = {temperature:.4f})"
+    return finish(out, family, doc, temperature)
 
 
 def opencv_problem(proto: Any) -> str | None:

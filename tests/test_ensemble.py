@@ -55,6 +55,21 @@ def test_selection_keeps_one_model_when_others_only_hurt() -> None:
     assert counts.tolist() == [0, 0, 0, 1]
 
 
+def test_selection_only_forms_ensembles_that_fit_the_limits() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 3000)
+    probas = []
+    for k in range(3):
+        pred = y.copy()
+        wrong = np.arange(k * 1000, (k + 1) * 1000)
+        pred[wrong] = (y[wrong] + 1) % 10
+        probas.append(_onehot(pred, 0.6 + 0.01 * k))
+    # model 2 alone fits, and any pair without it: never the three together
+    counts = select(probas, y, fits=lambda chosen: len(chosen) < 3)
+    assert (counts > 0).sum() == 2
+    assert select(probas, y, fits=lambda chosen: False).sum() == 0
+
+
 def _new_study(name: str, folder: Path) -> optuna.Study:
     return optuna.create_study(
         study_name=name, storage=open_storage(None, name, folder), direction="maximize"

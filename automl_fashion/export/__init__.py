@@ -5,6 +5,7 @@ the model files and measure them), ``card`` (the model card) and ``outdir`` (whe
 folder goes, without ever leaving half a model or touching other files).
 """
 
+from automl_fashion.export.limits import LimitError, Limits
 from automl_fashion.export.outdir import ExportError, check_out_dir
 from automl_fashion.export.pipeline import (
     ExportResult,
@@ -26,6 +27,8 @@ __all__ = [
     "CRITERIA",
     "ExportError",
     "ExportResult",
+    "LimitError",
+    "Limits",
     "Recipe",
     "check_out_dir",
     "export_ensemble",

@@ -16,6 +16,14 @@ import numpy as np
 
 from automl_fashion import __version__
 from automl_fashion.data import CLASSES, FILES
+from automl_fashion.export.calibration import (
+    ECE_BINS,
+    RELIABILITY,
+    Calibration,
+    expected_calibration_error,
+    reliability_png,
+    uncalibrated,
+)
 from automl_fashion.export.outdir import CARD, FORMAT
 from automl_fashion.leaderboard import wilson_interval
 from automl_fashion.onnx_export import INPUT_CONVENTION, opencv_problem
@@ -25,20 +33,26 @@ MARKDOWN, CONFUSION = "MODEL_CARD.md", "confusion.png"
 
 def write_card(
     directory: Path,
-    pred: np.ndarray,
+    proba: np.ndarray,
     y_test: np.ndarray,
     onnx_seconds: float,
     parity: float,
     parity_on: str,
+    calibration: Calibration | None = None,
     **facts: Any,
 ) -> dict[str, Any]:
-    """Score the ONNX predictions on the test set; write the card and the confusion PNG
-    into ``directory`` (after the model's files, so ``written`` lists them all)."""
+    """Score the ONNX probabilities on the test set; write the card, the confusion PNG and
+    the reliability diagram into ``directory`` (after the model's files, so ``written``
+    lists them all). ``calibration``: the temperature the graph applies, if any."""
+    pred = proba.argmax(1)
     acc = float(np.mean(pred == y_test))
     interval = wilson_interval(acc, len(y_test))
     confusion = np.zeros((10, 10), dtype=int)
     np.add.at(confusion, (y_test, pred), 1)
-    written = sorted({p.name for p in directory.iterdir()} | {CARD, MARKDOWN, CONFUSION})
+    written = sorted(
+        {p.name for p in directory.iterdir()} | {CARD, MARKDOWN, CONFUSION, RELIABILITY}
+    )
+    before = proba if calibration is None else uncalibrated(proba, calibration.temperature)
     card = {
         "format": FORMAT,
         "family": facts["family"],
@@ -60,6 +74,8 @@ def write_card(
         "fit_seconds": round(facts["fit_seconds"], 1),
         "export_seconds": round(facts["export_seconds"], 2),
         "onnx_images_per_second": round(len(y_test) / max(onnx_seconds, 1e-9), 1),
+        "calibration": _calibration(calibration, before, proba, y_test),
+        "limits": facts.get("limits"),
         "files": facts["files"],
         "written": written,
         "input": INPUT_CONVENTION,
@@ -71,9 +87,60 @@ def write_card(
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     _confusion_png(confusion, directory / CONFUSION)
+    reliability_png(before, None if calibration is None else proba, y_test, directory / RELIABILITY)
     (directory / MARKDOWN).write_text(_markdown(card))
     (directory / CARD).write_text(json.dumps(card, indent=2))
     return card
+
+
+def _calibration(
+    calibration: Calibration | None, before: np.ndarray, after: np.ndarray, y: np.ndarray
+) -> dict[str, Any]:
+    """The temperature and the expected calibration errors, before and after it."""
+    facts: dict[str, Any] = {
+        "method": "none" if calibration is None else "temperature scaling",
+        "ece_bins": ECE_BINS,
+        "test_ece_before": round(expected_calibration_error(before, y), 5),
+        "reliability_diagram": RELIABILITY,
+    }
+    if calibration is not None:
+        facts.update(
+            {
+                "temperature": round(calibration.temperature, 5),
+                "fitted_on": calibration.fitted_on,
+                "test_ece_after": round(expected_calibration_error(after, y), 5),
+                "validation_ece_before": round(calibration.val_ece_before, 5),
+                "validation_ece_after": round(calibration.val_ece_after, 5),
+            }
+        )
+    return facts
+
+
+def _limits_line(limits: dict[str, Any] | None) -> str:
+    if not limits:
+        return ""
+    asked = ", ".join(
+        f"{flag} {limits[key]:g}"
+        for flag, key in (("--max-predict-ms", "max_predict_ms"), ("--max-size", "max_size_mb"))
+        if limits.get(key) is not None
+    )
+    best = limits["unconstrained_best"]
+    acc = best["validation_accuracy"]
+    without = f"{best['model']}" + ("" if acc is None else f", validation accuracy {acc:.2%}")
+    if best["predict_ms_per_1000"] is not None:
+        without += f", {best['predict_ms_per_1000']:.1f} ms per 1,000 images, "
+        without += f"{best['size_mb']:.2f} MB"
+    if limits["bound_by"]:
+        bound = f"{' and '.join(limits['bound_by'])} bound the choice"
+    elif best["predict_ms_per_1000"] is None:
+        bound = "whether they bound the choice is unknown (not saved on this machine)"
+    else:
+        bound = "they did not change the choice"
+    return (
+        f"\n- **Deployment limits** ({asked}): {bound}; without them: {without}. This "
+        f"model: {limits['predict_ms_per_1000']:.1f} ms per 1,000 images (onnxruntime, "
+        f"this machine), {limits['size_mb']:.2f} MB."
+    )
 
 
 def _opencv(path: Path) -> str:
@@ -127,6 +194,20 @@ def _markdown(card: dict[str, Any]) -> str:
     v = card["validation_accuracy"]
     val = "n/a" if v is None else f"{v:.2%}"
     notes = "".join(f"- **Note**: {n}\n" for n in card["notes"])
+    cal = card["calibration"]
+    if cal["method"] == "none":
+        calibration = (
+            f"not calibrated; expected calibration error {cal['test_ece_before']:.2%} on the "
+            f"test set ({cal['ece_bins']} bins)"
+        )
+    else:
+        calibration = (
+            f"temperature scaling, T = {cal['temperature']:.3f}, fitted on {cal['fitted_on']}, "
+            f"inside model.onnx; expected calibration error on the test set "
+            f"{cal['test_ece_before']:.2%} before, {cal['test_ece_after']:.2%} after "
+            f"({cal['ece_bins']} bins)"
+        )
+    limits = _limits_line(card["limits"])
     return f"""# Model card: {title}
 
 - **Selected**: {card["selected_by"]}; trained on {card["trained_on"]}.
@@ -135,6 +216,7 @@ def _markdown(card: dict[str, Any]) -> str:
   (95% interval {lo:.2%} to {hi:.2%})
 - **Training time**: {card["fit_seconds"]} s; ONNX: {card["onnx_images_per_second"]} images/s;
   ONNX and native predictions agree on {card["onnx_native_agreement"]:.2%} of test images.
+- **Probabilities**: {calibration}; see {cal["reliability_diagram"]}.{limits}
 - **Input**: {card["input"]}. **Output**: {card["output"]}.
 - **OpenCV**: model.onnx {card["opencv"]}.
 - **Use**: `onnxruntime.InferenceSession("model.onnx").run(None, {{"pixels": x}})` with x of

@@ -35,7 +35,15 @@ from automl_fashion.errors import AutoMLFashionError, ConfigError
 FORMAT = "automl-fashion-model"
 CARD = "model_card.json"
 #: What an export may write; anything else in a folder is someone else's.
-_FIXED = {"model.onnx", "model.safetensors", "model.ubj", CARD, "MODEL_CARD.md", "confusion.png"}
+_FIXED = {
+    "model.onnx",
+    "model.safetensors",
+    "model.ubj",
+    CARD,
+    "MODEL_CARD.md",
+    "confusion.png",
+    "reliability.png",
+}
 _MEMBER = re.compile(r"member-\d+-[A-Za-z0-9_]+\.(safetensors|ubj)")
 _STAGING = re.compile(r"(?P<name>.+)\.(tmp|old)-(?P<pid>\d+)")
 _INNER_STAGING = ".automl-fashion.tmp-"

@@ -36,7 +36,18 @@ from automl_fashion.artifacts import (
 )
 from automl_fashion.data import Split, load_test, load_train_full
 from automl_fashion.errors import ConfigError
+from automl_fashion.export import limits as lf
+from automl_fashion.export.calibration import Calibration, calibrate_on
 from automl_fashion.export.card import write_card
+from automl_fashion.export.limits import (
+    LimitError,
+    Limits,
+    best_within,
+    ensemble_fits,
+    nothing_fits,
+    saved_candidates,
+    total_cost,
+)
 from automl_fashion.export.outdir import check_out_dir, staged_folder
 from automl_fashion.export.select import pick_trial, search_split, trial_recipe
 from automl_fashion.threads import available_cores
@@ -74,6 +85,7 @@ def export_trial(
     ensemble: bool = True,
     force: bool = False,
     say: Say | None = None,
+    limits: Limits | None = None,
 ) -> ExportResult:
     """Write the chosen trial's model folder and test it once.
 
@@ -83,13 +95,21 @@ def export_trial(
     ``artifacts``); otherwise, or with ``refit``, the trial's recorded configuration is
     trained again on the split it was searched on (``refit``: all 60,000 images).
     ``force`` allows a non-empty ``out`` that is not an earlier export (see ``outdir``);
-    ``say`` hears, in one line each, what the export had to work around.
+    ``say`` hears, in one line each, what the export had to work around. ``limits``
+    (deployment limits, see ``limits``) narrow the choice, single or ensemble, to the
+    saved models that meet them; a given ``trial`` must meet them (``LimitError``).
     """
     from automl_fashion.storage import artifacts_dir
 
     check_out_dir(out, force=force)  # before any training
     if threads is not None and (isinstance(threads, bool) or threads < 1):
         raise ConfigError(f"--threads must be at least 1; got {threads}")
+    limits = limits or Limits()
+    if limits.active and trial is None and criterion != "accuracy":
+        raise ConfigError(
+            f"--criterion {criterion}: {limits.describe()} choose the most accurate model "
+            "within the limits; use --criterion accuracy or leave the limits out"
+        )
     notes: list[str] = []
 
     def note(message: str) -> None:
@@ -99,17 +119,55 @@ def export_trial(
 
     root = artifacts_dir(study.study_name, studies_dir)
     left_out: list[str] = []  # corrupt saved models the ensemble did without
-    if trial is None and criterion == "accuracy" and not refit and ensemble:
+    candidates = saved_candidates(study, root) if limits.active else []
+    if limits.active and not candidates:
+        raise nothing_fits(candidates, limits)
+    limit_facts = None
+    use_ensemble = trial is None and criterion == "accuracy" and not refit and ensemble
+    if limits.active and trial is None:
+        limit_facts = _unconstrained(study, root, candidates, limits, use_ensemble)
+    if use_ensemble:
         from automl_fashion.ensemble import build_ensemble
 
-        ens = build_ensemble(study, root, say=left_out.append)
+        fits = ensemble_fits(candidates, limits) if limits.active else None
+        ens = build_ensemble(study, root, say=left_out.append, fits=fits)
         if ens is not None and ens.helps:
             for message in left_out:
                 note(message)
             return export_ensemble(
-                ens, out, study=study.study_name, data_dir=data_dir, force=force, notes=notes
+                ens,
+                out,
+                study=study.study_name,
+                data_dir=data_dir,
+                force=force,
+                notes=notes,
+                limits=limit_facts,
             )
-    chosen = pick_trial(study, trial, criterion)
+    if limits.active and trial is None:
+        best = best_within(candidates, limits)
+        if best is None:
+            raise nothing_fits(candidates, limits)
+        chosen = pick_trial(study, best.trial, criterion)
+        selected_by = selected_by or (
+            f"the most accurate saved model within {limits.describe()} (validation accuracy)"
+        )
+    else:
+        chosen = pick_trial(study, trial, criterion)
+    if limits.active and trial is not None:
+        cost = total_cost(candidates, [chosen.number])
+        if cost is None:
+            raise LimitError(
+                f"{limits.describe()}: trial {chosen.number} has no intact saved model on this "
+                "machine to measure; leave --trial out to choose among the saved models"
+            )
+        if limits.exceeded(cost):
+            raise LimitError(
+                f"{limits.describe()}: trial {chosen.number} takes {cost.describe()}; "
+                "leave --trial out to choose the most accurate saved model within the limits"
+            )
+        limit_facts = lf.facts(
+            limits, f"trial {chosen.number} (chosen by the user)", chosen.value, cost
+        )
     for message in left_out:  # the chosen trial's own corruption is told below
         if not message.startswith(f"trial {chosen.number}:"):
             note(message)
@@ -130,6 +188,7 @@ def export_trial(
                 data_dir=data_dir,
                 force=force,
                 notes=notes,
+                limits=limit_facts,
             )
     searched = search_split(study, data_dir)
     split = searched.split
@@ -153,6 +212,10 @@ def export_trial(
     if refit:
         X_all, y_all = load_train_full(data_dir)
         split = Split(X_all, y_all, split.X_val, split.y_val)
+        note(
+            "probabilities not calibrated: with --refit the model trains on the validation "
+            "images too, so none are left to fit a temperature on"
+        )
     model = families.get(recipe.family)(
         recipe.params, seed=recipe.seed, threads=threads or available_cores()
     )
@@ -174,6 +237,8 @@ def export_trial(
         data_dir=data_dir,
         force=force,
         notes=notes,
+        val=None if refit else (split.X_val, split.y_val),
+        limits=limit_facts,
     )
 
 
@@ -189,16 +254,25 @@ def export_model(
     data_dir: str | None = None,
     force: bool = False,
     notes: list[str] | tuple[str, ...] = (),
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+    limits: dict[str, Any] | None = None,
 ) -> ExportResult:
-    """Write a fitted family's model folder and measure it once on the test set."""
+    """Write a fitted family's model folder and measure it once on the test set.
+
+    ``val``: validation images and labels the model did not train on, to fit the
+    temperature of its probabilities (without them they are left uncalibrated)."""
     import onnx
 
     from automl_fashion.onnx_export import onnx_predict_proba, onnx_session, save_native, to_onnx
 
+    calibration = None
+    if val is not None:
+        proba_val = model.predict_proba(val[0])
+        calibration = calibrate_on(proba_val, val[1], "validation images (not trained on)")
     with staged_folder(out, force=force) as directory:
         start = time.perf_counter()
         onnx_path = directory / ONNX_FILE
-        onnx.save(to_onnx(model), str(onnx_path))
+        onnx.save(_calibrated(to_onnx(model), calibration, model.name), str(onnx_path))
         native = save_native(model, directory)
         export_seconds = time.perf_counter() - start
 
@@ -211,11 +285,13 @@ def export_model(
         parity = float(np.mean(pred == model.predict(X_test)))
         card = write_card(
             directory,
-            pred,
+            proba,
             y_test,
             onnx_seconds,
             parity,
             "test images",
+            calibration=calibration,
+            limits=_measured(limits, onnx_path),
             family=model.name,
             params=model.params,
             trial=trial,
@@ -239,6 +315,7 @@ def export_ensemble(
     data_dir: str | None = None,
     force: bool = False,
     notes: list[str] | tuple[str, ...] = (),
+    limits: dict[str, Any] | None = None,
 ) -> ExportResult:
     """Write an ensemble's folder (one ONNX graph, the members' weights) and test it once."""
     import onnx
@@ -246,9 +323,17 @@ def export_ensemble(
     from automl_fashion.ensemble import ensemble_onnx
     from automl_fashion.onnx_export import onnx_predict_proba, onnx_session
 
+    calibration = None
+    if len(ens.held_out_proba):
+        calibration = calibrate_on(
+            ens.held_out_proba,
+            ens.val_labels,
+            "validation images (each half averaged with the weights chosen on the other)",
+        )
     with staged_folder(out, force=force) as directory:
         start = time.perf_counter()
-        onnx.save(ensemble_onnx(ens.members), str(directory / ONNX_FILE))
+        merged = _calibrated(ensemble_onnx(ens.members), calibration, "ensemble")
+        onnx.save(merged, str(directory / ONNX_FILE))
         natives = []
         for m in ens.members:
             # every name is made here: family and suffix were checked by ``check_artifact``
@@ -294,11 +379,13 @@ def export_ensemble(
         ]
         card = write_card(
             directory,
-            proba.argmax(1),
+            proba,
             y_test,
             onnx_seconds,
             parity,
             "test images (the merged graph against its members' graphs)",
+            calibration=calibration,
+            limits=_measured(limits, directory / ONNX_FILE),
             family="ensemble",
             params={"members": members},
             trial=-1,
@@ -328,16 +415,41 @@ def reuse_artifact(
     data_dir: str | None = None,
     force: bool = False,
     notes: list[str] | tuple[str, ...] = (),
+    limits: dict[str, Any] | None = None,
 ) -> ExportResult:
     """Export the model a search saved for a trial (``meta`` from ``check_artifact``): copy
     it, checking its digests, then test it once."""
+    import onnx
+
+    from automl_fashion.artifacts import load_val
     from automl_fashion.onnx_export import onnx_predict_proba, onnx_session
 
+    saved_val = load_val(meta)
+    calibration = None
+    if saved_val is not None:
+        calibration = calibrate_on(
+            saved_val[0], saved_val[1], "validation images (the trial's own, not trained on)"
+        )
     with staged_folder(out, force=force) as directory:
         start = time.perf_counter()
         folder = Path(meta["folder"])
-        for name in (ONNX_FILE, meta["native"]):  # names checked by ``check_artifact``
-            copy_verified(folder / name, directory / name, meta["sha256"][name])
+        # names checked by ``check_artifact``
+        copy_verified(
+            folder / meta["native"], directory / meta["native"], meta["sha256"][meta["native"]]
+        )
+        saved = read_verified(folder / ONNX_FILE, meta["sha256"][ONNX_FILE])
+        if calibration is None:
+            (directory / ONNX_FILE).write_bytes(saved)
+        else:
+            try:
+                proto = _calibrated(onnx.load_from_string(saved), calibration, meta["family"])
+            except Exception as exc:  # onnx raises its own exception types
+                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                raise ArtifactError(
+                    f"trial {meta['trial']}: its saved model.onnx cannot be loaded ({first}); "
+                    f"export it with --refit to train it again"
+                ) from None
+            onnx.save(proto, str(directory / ONNX_FILE))
         export_seconds = time.perf_counter() - start
         X_test, y_test = load_test(data_dir)
         try:
@@ -349,15 +461,17 @@ def reuse_artifact(
                 f"export it with --refit to train it again"
             ) from None
         t0 = time.perf_counter()
-        pred = onnx_predict_proba(session, X_test.astype(np.float32)).argmax(1)
+        proba = onnx_predict_proba(session, X_test.astype(np.float32))
         onnx_seconds = time.perf_counter() - t0
         card = write_card(
             directory,
-            pred,
+            proba,
             y_test,
             onnx_seconds,
             float(meta["onnx_native_agreement_val"]),
             "validation images",
+            calibration=calibration,
+            limits=_measured(limits, directory / ONNX_FILE),
             family=meta["family"],
             params=meta["params"],
             trial=int(meta["trial"]),
@@ -371,6 +485,47 @@ def reuse_artifact(
             files={"onnx": ONNX_FILE, "native": meta["native"]},
         )
     return _result(out, card, notes)
+
+
+def _unconstrained(
+    study: optuna.Study,
+    root: Path,
+    candidates: list[lf.Candidate],
+    limits: Limits,
+    use_ensemble: bool,
+) -> dict[str, Any]:
+    """The card's facts on the limits: what would have been exported without them."""
+    if use_ensemble:
+        from automl_fashion.ensemble import build_ensemble
+
+        ens = build_ensemble(study, root)
+        if ens is not None and ens.helps:
+            trials = [m.trial for m in ens.members]
+            return lf.facts(
+                limits,
+                "ensemble of trials " + ", ".join(map(str, trials)),
+                ens.val_accuracy,
+                total_cost(candidates, trials),
+            )
+    best = pick_trial(study, None, "accuracy")
+    family = best.params.get("family", "?")
+    return lf.facts(
+        limits, f"trial {best.number} ({family})", best.value, total_cost(candidates, [best.number])
+    )
+
+
+def _measured(limits: dict[str, Any] | None, graph: Path) -> dict[str, Any] | None:
+    """The limit facts with the exported graph's own cost, measured."""
+    if limits is None:
+        return None
+    cost = lf.measure(graph.read_bytes())
+    return {**limits, "predict_ms_per_1000": cost.predict_ms, "size_mb": cost.size_mb}
+
+
+def _calibrated(proto: Any, calibration: Calibration | None, family: str) -> Any:
+    from automl_fashion.onnx_export import calibrate
+
+    return proto if calibration is None else calibrate(proto, calibration.temperature, family)
 
 
 def _result(

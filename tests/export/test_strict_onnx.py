@@ -15,8 +15,10 @@ from automl_fashion import families
 from automl_fashion.artifacts import ONNX_FILE, sha256_file
 from automl_fashion.data import CLASSES, Split
 from automl_fashion.ensemble import Member, ensemble_onnx
+from automl_fashion.export.calibration import apply_temperature
 from automl_fashion.onnx_export import (
     INPUT,
+    calibrate,
     metadata,
     onnx_predict_proba,
     onnx_session,
@@ -112,6 +114,22 @@ def test_opencv_and_onnxruntime_agree(graph: tuple, images: np.ndarray) -> None:
     agree(proto, images)
 
 
+def test_a_temperature_scaled_graph_stays_strict_and_runs_in_opencv(
+    graph: tuple, images: np.ndarray
+) -> None:
+    name, proto = graph
+    scaled = calibrate(proto, 2.5, name)
+    onnx.checker.check_model(scaled, full_check=True)
+    assert {p.key: p.value for p in scaled.metadata_props} == metadata(name, 2.5)
+    before = onnx_predict_proba(onnx_session(proto.SerializeToString()), images)
+    after = onnx_predict_proba(onnx_session(scaled.SerializeToString()), images)
+    np.testing.assert_allclose(after, apply_temperature(before, 2.5), atol=1e-5)
+    assert np.array_equal(after.argmax(1), before.argmax(1))
+    assert after.max(1).mean() < before.max(1).mean()  # T > 1: less sure
+    if opencv_problem(scaled) is None:
+        agree(scaled, images)
+
+
 def _ensemble(graphs: list[tuple[str, onnx.ModelProto]], folder: Path) -> onnx.ModelProto:
     members = []
     for i, (name, proto) in enumerate(graphs):
@@ -150,6 +168,9 @@ def test_an_ensemble_passes_full_check_carries_metadata_and_runs_in_opencv(
     assert {p.key: p.value for p in proto.metadata_props} == metadata("ensemble")
     assert opencv_problem(proto) is None
     agree(proto, images)
+    scaled = calibrate(proto, 0.8, "ensemble")  # the temperature goes after the average
+    onnx.checker.check_model(scaled, full_check=True)
+    agree(scaled, images)
 
 
 def test_an_ensemble_with_trees_passes_full_check_and_says_why_opencv_cannot(
@@ -164,15 +185,18 @@ def test_an_ensemble_with_trees_passes_full_check_and_says_why_opencv_cannot(
 
 @pytest.mark.parametrize("name", ["linear", "boosting"])
 def test_the_exported_folder_holds_the_strict_graph_and_the_card_says_if_opencv_runs_it(
-    members: dict, name: str, tmp_path: Path
+    members: dict, name: str, tiny_split: Split, tmp_path: Path
 ) -> None:
     from automl_fashion.export import export_model
 
-    export_model(members[name], tmp_path / "model", study="t", trial=0, val_accuracy=0.5)
+    val = (tiny_split.X_val, tiny_split.y_val)
+    export_model(members[name], tmp_path / "model", study="t", trial=0, val_accuracy=0.5, val=val)
     proto = onnx.load(str(tmp_path / "model" / ONNX_FILE))
     onnx.checker.check_model(proto, full_check=True)
-    assert {p.key: p.value for p in proto.metadata_props} == metadata(name)
     card = json.loads((tmp_path / "model" / "model_card.json").read_text())
+    temperature = float({p.key: p.value for p in proto.metadata_props}["temperature"])
+    assert temperature == pytest.approx(card["calibration"]["temperature"], abs=1e-5)
+    assert {p.key: p.value for p in proto.metadata_props} == metadata(name, temperature)
     if name == "boosting":
         assert card["opencv"].startswith("does not run") and "ai.onnx.ml" in card["opencv"]
     else:
