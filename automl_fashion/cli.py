@@ -83,6 +83,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         device=args.device,
         train_per_class=args.train_per_class,
         export_dir=None if args.no_export else (args.export or _default_export(args)),
+        max_predict_ms=args.max_predict_ms,
+        max_size_mb=args.max_size,
     ).validated()
     console = _console(args)
     result = _run_search(config, console, quiet=args.quiet)
@@ -277,7 +279,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     are intact; without one, or with --refit (all 60,000 training images), the trial's
     recorded configuration is trained again on the split it was searched on. Writes
     model.onnx (raw pixels in, probabilities out), code-free native weights, a model card
-    and a confusion matrix, and measures test accuracy once.
+    and a confusion matrix, and measures test accuracy once. The probabilities are
+    calibrated (temperature scaling fitted on validation images, inside model.onnx).
+
+    --max-predict-ms and --max-size choose the most accurate saved model, or ensemble of
+    them, whose model.onnx meets the limits (measured now, on this machine); the card says
+    which limit bound the choice and what the best would have been without it.
 
     The folder is built beside --out and put in place only when complete; an earlier export
     there is replaced, any other non-empty folder needs --force (its other files are kept).
@@ -285,10 +292,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     Examples:
       automl-fashion export --out model/
       automl-fashion export --study big --trial 17 --refit --out model17/
+      automl-fashion export --max-predict-ms 100 --max-size 5 --out small/
     """
-    from automl_fashion.export import check_out_dir, export_trial
+    from automl_fashion.export import Limits, check_out_dir, export_trial
     from automl_fashion.storage import load_existing_study
 
+    limits = Limits(args.max_predict_ms, args.max_size)
     check_out_dir(args.out, force=args.force)
     study = load_existing_study(args.study, args.storage, args.studies_dir)
     console = _console(args)
@@ -305,6 +314,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             ensemble=not args.single,
             force=args.force,
             say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
+            limits=limits,
         )
     lo, hi = result.test_interval
     what = (
@@ -346,30 +356,30 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     """Classify pictures (PNG, JPEG, any size or colour) with an exported model.
 
-    Pictures are made Fashion-MNIST-like: grayscale, inverted when the background is light
-    (a product photo on white), cropped to the object and scaled to 28 x 28. A picture of
-    one flat colour gets "no object found" instead of a class. A picture that cannot be
-    read (not a regular file, not an image, too large to decode in bounded memory) is an
-    error line on stderr; the others are still classified, and the exit status is 2.
+    Pictures are converted as Zalando made Fashion-MNIST: grayscale, trimmed to the object,
+    its longest edge resized to 28, centred, sharpened, negated when the object is dark on a
+    light background; a 28 x 28 picture is used as it is. The probabilities are calibrated.
+    A picture of one flat colour gets "no object found" instead of a class. A picture that
+    cannot be read (not a regular file, not an image, too large to decode in bounded memory)
+    is an error line on stderr; the others are still classified, and the exit status is 2.
+    Pictures are classified 256 at a time.
 
     Example: automl-fashion predict model/ shirt.png boot.jpg --format json
     """
-    from automl_fashion.errors import DataError
-    from automl_fashion.model import NoObjectFound, load_model, printable, read_image
+    from automl_fashion.model import NoObjectFound, load_model, printable
 
     model = load_model(args.model)
     rows: list[dict[str, object]] = []
     failed = 0
-    for path in args.images:
+    for result in model.predict_files(args.images):
+        path, proba, exc = result.path, result.proba, result.error
         row: dict[str, object] = {"image": path}
-        try:
-            proba = model.predict_proba(read_image(path)[None])[0]
-        except NoObjectFound as exc:
+        if isinstance(exc, NoObjectFound):
             row.update(
                 {"class": None, "index": None, "probability": None, "note": "no object found"}
             )
             text = str(exc)
-        except DataError as exc:
+        elif exc is not None or proba is None:
             failed += 1
             row["error"] = str(exc)
             print(f"automl-fashion: error: {printable(exc)}", file=sys.stderr)
@@ -426,6 +436,23 @@ def _add_worker_options(p: argparse.ArgumentParser) -> None:
         "--quiet", action="store_true", help="no live display; one summary line for scripts"
     )
     _add_data_options(p)
+
+
+def _add_limit_options(p: argparse.ArgumentParser) -> None:
+    """Deployment limits of the exported model (search, export)."""
+    p.add_argument(
+        "--max-predict-ms",
+        type=float,
+        metavar="N",
+        help="export the most accurate saved model (or ensemble) whose model.onnx predicts "
+        "1,000 images in at most N ms with onnxruntime on this machine",
+    )
+    p.add_argument(
+        "--max-size",
+        type=float,
+        metavar="MB",
+        help="... and whose model.onnx is at most MB megabytes (1 MB = 1,000,000 bytes)",
+    )
 
 
 def _add_study_options(p: argparse.ArgumentParser, resume: bool = False) -> None:
@@ -594,6 +621,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to export the best model at the end (default: studies/<study>.model)",
     )
     srch.add_argument("--no-export", action="store_true", help="do not export at the end")
+    _add_limit_options(srch)
 
     wrk = _command(sub, "worker", cmd_worker, "add this machine's workers to a running study")
     _add_study_options(wrk)
@@ -691,6 +719,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="retrain one trial on all 60,000 training images (implies --single)",
     )
     exp.add_argument("--threads", type=int, help="threads for training (default: all cores)")
+    _add_limit_options(exp)
     _add_data_options(exp)
 
     ev = _command(sub, "evaluate", cmd_evaluate, "recompute an exported model's test accuracy")

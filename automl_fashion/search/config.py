@@ -61,6 +61,9 @@ class SearchConfig:
     join: bool = False
     #: Export the best model here when the search ends (None: do not export).
     export_dir: str | None = None
+    #: Deployment limits of that export: ms per 1,000 images, MB (see export.limits).
+    max_predict_ms: float | None = None
+    max_size_mb: float | None = None
 
     def validated(self) -> SearchConfig:
         """Check every setting; raise ConfigError naming the flag, the value and the rule."""
@@ -93,6 +96,9 @@ class SearchConfig:
         # before the study is open, the families it may search: these, or all of them
         self.check_families(self.families or family_registry.default_names())
         self._check_export_dir()
+        from automl_fashion.export.limits import Limits
+
+        Limits(self.max_predict_ms, self.max_size_mb)  # checks them
         return self
 
     def _check_export_dir(self) -> None:

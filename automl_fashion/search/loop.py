@@ -276,7 +276,7 @@ def _export_best(study: optuna.Study, number: int, config: SearchConfig) -> tupl
     None)``, or ``(None, why)`` when the best trial's model is not usable on this machine
     (``export`` retrains it later, outside the budget)."""
     from automl_fashion.artifacts import check_artifact
-    from automl_fashion.export import export_trial
+    from automl_fashion.export import LimitError, Limits, export_trial
 
     meta, corrupt = check_artifact(artifacts_dir(config.study, config.studies_dir), number)
     if corrupt is not None:
@@ -284,14 +284,21 @@ def _export_best(study: optuna.Study, number: int, config: SearchConfig) -> tupl
     if meta is None:  # trained on another machine, or saving its artifact failed
         return None, "its model was not saved on this machine"
     assert config.export_dir is not None
-    result = export_trial(
-        study,
-        config.export_dir,
-        selected_by="best complete trial by validation accuracy (end of search)",
-        data_dir=config.data_dir,
-        spaces_dir=config.spaces_dir,
-        studies_dir=config.studies_dir,
-    )
+    limits = Limits(config.max_predict_ms, config.max_size_mb)
+    try:
+        result = export_trial(
+            study,
+            config.export_dir,
+            selected_by=None
+            if limits.active
+            else "best complete trial by validation accuracy (end of search)",
+            data_dir=config.data_dir,
+            spaces_dir=config.spaces_dir,
+            studies_dir=config.studies_dir,
+            limits=limits,
+        )
+    except LimitError as exc:
+        return None, str(exc)
     return result, None
 
 
