@@ -4,6 +4,11 @@ Reports validation accuracy, fit seconds and prediction time per family: the per
 comparison in the README. One family at a time (never two trainings at once).
 
     python benchmarks/families.py [--threads 2] [--families cnn,svm]
+    python benchmarks/families.py --device cuda --families cnn,resnet   # on a GPU
+
+Torch families also report training images per second (epochs x training images / fit
+seconds). Results: benchmarks/results/families.json and .md for the README's setting (CPU,
+2 threads), families-<device>-<threads>t.json/.md for any other.
 """
 
 from __future__ import annotations
@@ -27,11 +32,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--families", default=",".join(families.names()))
+    parser.add_argument("--device", default="cpu", help="torch families: cpu, cuda, cuda:N")
     args = parser.parse_args()
+    stem = (
+        "families"
+        if args.device == "cpu" and args.threads == 2
+        else f"families-{args.device.replace(':', '')}-{args.threads}t"
+    )
     split = load_split()
     rows = []
     for name in args.families.split(","):
-        model = families.create(name, threads=args.threads)
+        model = families.create(name, threads=args.threads, device=args.device)
         model.fit(
             split, lambda step, acc, n=name: print(f"  {n} rung {step}: {acc:.4f}", flush=True)
         )
@@ -43,22 +54,27 @@ def main() -> None:
             "val_accuracy": float(np.mean(proba.argmax(1) == split.y_val)),
             "fit_seconds": round(model.fit_seconds_, 1),
             "predict_ms_per_1000": round(predict_s / len(split.y_val) * 1e6, 2),
+            "device": args.device if getattr(model, "uses_torch", False) else "cpu",
             "init": load_space(name).init,
         }
+        if model.fidelity == "epochs":
+            epochs = int(model.params.get("epochs", 0))
+            row["train_images_per_s"] = round(epochs * len(split.y_train) / model.fit_seconds_)
         rows.append(row)
         print(json.dumps(row), flush=True)
     RESULTS.mkdir(exist_ok=True)
     done = {r["family"] for r in rows}
-    if (RESULTS / "families.json").is_file():  # keep the rows of families not measured now
-        kept = json.loads((RESULTS / "families.json").read_text())["rows"]
+    if (RESULTS / f"{stem}.json").is_file():  # keep the rows of families not measured now
+        kept = json.loads((RESULTS / f"{stem}.json").read_text())["rows"]
         rows = [r for r in kept if r["family"] not in done] + rows
         rows.sort(key=lambda r: families.names().index(r["family"]))
     meta = {
         "threads": args.threads,
+        "device": args.device,
         "machine": platform.processor() or platform.machine(),
         "date": time.strftime("%Y-%m-%d"),
     }
-    (RESULTS / "families.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     lines = [
         "| family | val accuracy | fit seconds | predict ms / 1,000 images |",
         "|---|---|---|---|",
@@ -68,7 +84,7 @@ def main() -> None:
         f"{r['predict_ms_per_1000']:.1f} |"
         for r in rows
     ]
-    (RESULTS / "families.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

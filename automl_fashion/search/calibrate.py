@@ -20,7 +20,8 @@ from automl_fashion.search_space import load_space
 from automl_fashion.threads import limit_threads
 
 #: Init fit seconds (one thread, 50,000 training images) and predict ms per 1,000 images,
-#: measured on the 2-core development machine (``benchmarks/families.py --threads 1``,
+#: measured on the 2-core development machine (``benchmarks/families.py --threads 1``, in
+#: benchmarks/results/families-cpu-1t.json;
 #: 2026-11-25) when it multiplied float32 matrices at :data:`REFERENCE_GFLOPS` on one thread.
 REFERENCE = {
     "linear": (20.4, 12.4),
@@ -51,21 +52,26 @@ def matmul_gflops() -> float:
     return 2 * 384**3 / best / 1e9
 
 
-def step_seconds(family: str, threads: int, spaces_dir: str | None = None) -> tuple[float, int]:
-    """(seconds per training step, batch size) of ``family``'s init network."""
+def step_seconds(
+    family: str, threads: int, spaces_dir: str | None = None, device: str = "cpu"
+) -> tuple[float, int]:
+    """(seconds per training step, batch size) of ``family``'s init network on ``device``."""
     import torch
     import torch.nn.functional as F
+
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 
     params = dict(load_space(family, spaces_dir).init)
     model = family_registry.get(family)(params, seed=0, threads=threads)
     batch = int(params.get("batch_size", 128))
     with limit_threads(threads, torch=True):
-        net = model.build_network()  # type: ignore[attr-defined]
-        x = torch.randn(batch, 1, 28, 28)
+        net = model.build_network().to(dev)  # type: ignore[attr-defined]
+        x = torch.randn(batch, 1, 28, 28, device=dev)
         if getattr(model, "channels_last", False):
             net = net.to(memory_format=torch.channels_last)
             x = x.contiguous(memory_format=torch.channels_last)
-        y = torch.randint(0, 10, (batch,))
+        y = torch.randint(0, 10, (batch,), device=dev)
         opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
         timings = []
         for i in range(2 * STEPS):
@@ -74,15 +80,21 @@ def step_seconds(family: str, threads: int, spaces_dir: str | None = None) -> tu
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            sync()
             if i >= STEPS:
                 timings.append(time.perf_counter() - t)
     return min(timings), batch
 
 
 def measure_speeds(
-    families: Sequence[str], n_train: int, cores: int, spaces_dir: str | None = None
+    families: Sequence[str],
+    n_train: int,
+    cores: int,
+    spaces_dir: str | None = None,
+    device: str = "cpu",
 ) -> Speeds:
-    """:class:`Speeds` for ``families`` on this machine, training on ``n_train`` images."""
+    """:class:`Speeds` for ``families`` on this machine, training on ``n_train`` images;
+    torch families on ``device`` (a GPU's speed does not depend on the CPU threads)."""
     factor = REFERENCE_GFLOPS / max(1e-3, matmul_gflops())
     scale = n_train / REFERENCE_IMAGES
     fit: dict[str, float] = {}
@@ -96,7 +108,7 @@ def measure_speeds(
         if ref is not None:
             predict[fam] = ref[1] * 10 / 1000 * factor  # 10,000 test images
         if getattr(cls, "uses_torch", False) and hasattr(cls, "build_network"):
-            step, batch = step_seconds(fam, 1, spaces_dir)
+            step, batch = step_seconds(fam, 1, spaces_dir, device)
             init = dict(load_space(fam, spaces_dir).init)
             epochs[fam] = int(init.get("epochs", 10))
             per_epoch = step * math.ceil(n_train / batch) * EPOCH_OVERHEAD
@@ -104,7 +116,7 @@ def measure_speeds(
             timed.append((fam, step))
         elif ref is not None:
             fit[fam] = ref[0] * factor * scale
-    if timed and cores >= 2:
+    if timed and cores >= 2 and device == "cpu":
         fam, one = max(timed, key=lambda x: x[1])  # the slowest network: the one that matters
         two, _ = step_seconds(fam, 2, spaces_dir)
         speedup = min(2.0, max(1.0, one / two))

@@ -42,10 +42,7 @@ from automl_fashion.search.config import SearchConfig, max_jobs
 from automl_fashion.search.join import check_split, record_settings, resolve_families
 from automl_fashion.search.plan import Plan, make_plan
 from automl_fashion.search.pool import WorkerPool
-from automl_fashion.search.worker import (
-    FAILURE_STREAK,
-    open_study,
-)
+from automl_fashion.search.worker import FAILURE_STREAK, cuda_devices, open_study
 from automl_fashion.search_space import load_space
 from automl_fashion.storage import artifacts_dir, mask_url, recover_stale_trials, studies_dir
 from automl_fashion.threads import available_cores
@@ -233,7 +230,11 @@ def _plan(study: optuna.Study, config: SearchConfig, named: bool) -> Plan:
         else N_TRAIN - (config.val_size or DEFAULT_VAL_SIZE)
     )
     cores = available_cores()
-    speeds = measure_speeds(config.families, n_train, cores, config.spaces_dir)
+    gpus = cuda_devices(config.device, config.families)
+    if config.device.startswith("cuda:"):
+        gpus = 1  # the one device named
+    device = "cuda" if gpus else "cpu"
+    speeds = measure_speeds(config.families, n_train, cores, config.spaces_dir, device)
     seen = {str(t.params.get("family")) for t in study.get_trials(deepcopy=False)}
     return make_plan(
         config.budget,
@@ -246,6 +247,7 @@ def _plan(study: optuna.Study, config: SearchConfig, named: bool) -> Plan:
         named=named,
         seen=sorted(seen),
         export=config.export_dir is not None,
+        gpus=gpus,
     )
 
 

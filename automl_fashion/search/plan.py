@@ -13,8 +13,10 @@ It decides:
 - **what runs first.** One init of the strongest network family per worker (each with
   its own seed: trial numbers differ), its epochs cut to what fits, then the other
   families' inits in :data:`WARM_START_ORDER`, as long as their estimated time fits what
-  the networks leave. A family that does not fit is not queued and the plan says why; the
-  sampler can still draw it later. Families the user named are always queued.
+  the networks leave, then a second network init per worker where at least
+  :data:`MIN_EPOCH_SHARE` of it fits (more ensemble members; the sampler has the rest).
+  A family that does not fit is not queued and the plan says why; the sampler can still
+  draw it later. Families the user named are always queued.
 - **time kept for the end**: shutting the workers down and exporting the ensemble the plan
   expects (its members' predictions on the test and validation images dominate).
 
@@ -42,6 +44,8 @@ SHUTDOWN_SECONDS = 5.0
 MIN_EPOCH_SHARE = 0.6
 #: Never plan a network shorter than this many epochs (its schedule's first rung).
 MIN_EPOCHS = 3
+#: Network inits per worker that the plan queues at most (seeds differ), where they fit.
+NETWORK_ROUNDS = 2
 #: Seconds an export takes besides predicting: ONNX graph, checks, card, files.
 EXPORT_BASE_SECONDS = 15.0
 
@@ -134,12 +138,14 @@ def make_plan(
     named: bool = False,
     seen: Sequence[str] = (),
     export: bool = True,
+    gpus: int = 0,
 ) -> Plan:
     """How to spend ``budget`` seconds on ``cores`` cores searching ``families``.
 
     ``jobs``/``threads``: the user's layout, if given. ``max_jobs``: memory's limit on
     workers. ``named``: the user chose the families (none is skipped). ``seen``: families
     already in the study (resumed; not warm-started again). ``export``: an export follows.
+    ``gpus``: CUDA devices the networks train on (one worker each).
     """
     cores = max(1, cores)
     reasons: list[str] = []
@@ -155,7 +161,13 @@ def make_plan(
     )
     work = budget - STARTUP_SECONDS - reserve  # seconds each worker trains
 
-    jobs, threads, why = _layout(cores, jobs, threads, max_jobs, network, net_time, work, speeds)
+    if gpus > 0 and network is not None and jobs is None and threads is None:
+        jobs = max(1, min(gpus, max_jobs or gpus))
+        threads, why = max(1, cores // jobs), f"{jobs} worker(s), one per GPU"
+    else:
+        jobs, threads, why = _layout(
+            cores, jobs, threads, max_jobs, network, net_time, work, speeds
+        )
     reasons.append(why)
 
     queue: list[Queued] = []
@@ -178,6 +190,9 @@ def make_plan(
             f"{epochs} epochs{_about(queue[0].seconds)} each: an ensemble of networks"
         )
 
+    else:
+        planned, per_worker = None, None
+
     skipped: dict[str, str] = {}
     for fam in ordered:
         if fam == network or fam in seen:
@@ -191,6 +206,24 @@ def make_plan(
             skipped[fam] = (
                 f"its init needs ~{seconds:.0f} s and the networks leave ~{max(0.0, free[w]):.0f} s"
             )
+    # a second round of the network where it fits: more members for the ensemble before the
+    # sampler explores (at longer budgets the sampler has the rest)
+    if network is not None and per_worker:
+        extra = 0
+        for w in range(jobs):
+            for _ in range(NETWORK_ROUNDS - 1):
+                if free[w] < MIN_EPOCH_SHARE * per_worker:
+                    break
+                overrides = {}
+                seconds = per_worker
+                if planned and per_worker > free[w]:
+                    overrides["epochs"] = max(MIN_EPOCHS, int(planned * free[w] / per_worker))
+                    seconds = speeds.fit_time(network, threads, overrides["epochs"])
+                queue.append(Queued(network, overrides, seconds))
+                free[w] -= seconds or 0.0
+                extra += 1
+        if extra:
+            reasons.append(f"then {extra} more {network} init(s) with new seeds")
     if skipped:
         reasons.append(
             "not warm-started (name them with --families, or give a longer --budget): "

@@ -70,6 +70,28 @@ def sampler_seed(study_seed: int, index: int) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % (MAX_SEED + 1)
 
 
+def cuda_devices(device: str, families: list[str]) -> int:
+    """GPUs a worker could spread over: torch's CUDA devices when ``device`` is auto or
+    cuda and a torch family is searched, else 0 (torch is not imported then)."""
+    from automl_fashion import families as registry
+
+    if device not in ("auto", "cuda"):
+        return 0
+    if not any(getattr(registry.get(f), "uses_torch", False) for f in families):
+        return 0
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def worker_device(device: str, index: int, gpus: int) -> str:
+    """The device of worker ``index``: with several GPUs, one worker per GPU (``cuda:i``);
+    otherwise ``device`` as given (``auto`` picks the one GPU, or the CPU)."""
+    if gpus > 1 and device in ("auto", "cuda"):
+        return f"cuda:{index % gpus}"
+    return device
+
+
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
@@ -188,7 +210,7 @@ def _work(job: WorkerJob, control: _Control) -> dict[str, Any]:
         config.families,
         job.threads,
         config.seed,
-        config.device,
+        worker_device(config.device, job.index, cuda_devices(config.device, config.families)),
         config.spaces_dir,
         artifacts=str(artifacts_dir(config.study, config.studies_dir)),
         deadline=job.soft,

@@ -66,3 +66,18 @@ def test_deploying_leaves_the_trained_network_untouched(name: str, tiny_split: S
     torch.testing.assert_close(model.predict_proba(tiny_split.X_val[:16]), before)
     x = torch.from_numpy(tiny_split.X_val[:16].astype("float32"))
     torch.testing.assert_close(deployed(x).detach().double().numpy(), before, atol=1e-5, rtol=1e-4)
+
+
+def test_mixed_precision_is_bfloat16_on_a_gpu_that_has_it_else_float16_and_off_on_cpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The dtype choice runs on CPU; only the kernels need the GPU."""
+    import torch
+
+    from automl_fashion.families._torch import amp_dtype
+
+    assert amp_dtype(torch.device("cpu")) is None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert amp_dtype(torch.device("cuda")) == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert amp_dtype(torch.device("cuda:1")) == torch.float16

@@ -60,7 +60,16 @@ def test_more_cores_mean_more_networks() -> None:
     # memory allows only two workers: two networks on two threads each
     plan = make_plan(600, 4, FIVE, SPEEDS, max_jobs=2)
     assert (plan.jobs, plan.threads) == (2, 2)
-    assert families_of(plan).count("cnn") == 2
+    assert families_of(plan)[:2] == ["cnn", "cnn"]
+
+
+def test_a_second_round_of_networks_where_it_fits_then_the_sampler() -> None:
+    assert families_of(make_plan(600, 2, FIVE, SPEEDS)).count("cnn") == 2
+    plan = make_plan(1200, 2, FIVE, SPEEDS)
+    assert families_of(plan) == ["cnn", "cnn", "mlp", "svm", "boosting", "linear", "cnn", "cnn"]
+    assert any("2 more cnn init(s)" in line for line in plan.reasons)
+    # a long budget plans no more than two rounds: the sampler explores the rest
+    assert families_of(make_plan(7200, 2, FIVE, SPEEDS)).count("cnn") == 4
 
 
 def test_a_slower_machine_plans_fewer_epochs() -> None:
@@ -119,3 +128,12 @@ def test_the_plan_is_json_for_the_study() -> None:
     d = json.loads(json.dumps(plan.as_dict()))
     assert d["jobs"] == 2 and d["queue"][0]["family"] == "cnn"
     assert d["skipped"].keys() == plan.skipped.keys()
+
+
+def test_one_worker_per_gpu_with_the_cores_shared_among_them() -> None:
+    plan = make_plan(600, 16, FIVE, SPEEDS, gpus=2)
+    assert (plan.jobs, plan.threads) == (2, 8)
+    assert families_of(plan)[:2] == ["cnn", "cnn"]
+    assert "one per GPU" in plan.reasons[0]
+    # without a network, the GPUs do not decide the layout
+    assert make_plan(600, 16, ["svm"], SPEEDS, gpus=2).jobs == 16
