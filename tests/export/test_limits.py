@@ -148,3 +148,25 @@ def test_limits_choose_by_accuracy(svm_study: optuna.Study, tmp_path: Path) -> N
             studies_dir=str(folder),
             limits=Limits(max_size_mb=1),
         )
+
+
+def test_a_search_whose_limits_nothing_meets_says_so_instead_of_exporting(tmp_path: Path) -> None:
+    from automl_fashion.search.config import SearchConfig
+    from automl_fashion.search.loop import _export_best
+    from tests.export.conftest import searched_study
+
+    study = searched_study(tmp_path, save=True)
+    config = SearchConfig(
+        budget=60,
+        study="s",
+        families=["linear"],
+        studies_dir=str(tmp_path),
+        spaces_dir=str(tmp_path / "spaces"),
+        export_dir=str(tmp_path / "model"),
+        max_predict_ms=1e-6,
+    )
+    result, why = _export_best(study, study.best_trial.number, config)
+    assert result is None and why is not None and why.startswith("--max-predict-ms 1e-06: none")
+    assert not (tmp_path / "model").exists()
+    with pytest.raises(ConfigError, match="--max-size must be a positive number"):
+        SearchConfig(budget=60, studies_dir=str(tmp_path), max_size_mb=0).validated()
