@@ -331,7 +331,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Recompute an exported model's test accuracy from its model.onnx.
+    """Recompute an exported model's test accuracy and calibration error from model.onnx.
 
     Example: automl-fashion evaluate model/
     """
@@ -348,7 +348,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     lo, hi = result["test_accuracy_95ci"]
     _console(args).print(
         f"{escape(printable(result['family']))}: test accuracy {result['test_accuracy']:.2%} "
-        f"(95% CI {lo:.2%}-{hi:.2%}) on {result['images']} images"
+        f"(95% CI {lo:.2%}-{hi:.2%}) on {result['images']} images; expected calibration "
+        f"error {result['test_ece']:.2%} ({result['ece_bins']} bins)"
     )
     return 0
 

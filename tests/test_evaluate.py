@@ -34,3 +34,4 @@ def test_evaluate_reads_the_family_from_a_checked_card(tmp_path: Path) -> None:
     result = evaluate(write_model_folder(tmp_path / "m"))
     assert result["family"] == "linear" and result["images"] == 10_000
     assert 0 <= result["test_accuracy"] <= 1 and result["card_test_accuracy"] == 0.5
+    assert 0 <= result["test_ece"] <= 1 and result["card_test_ece"] is None
