@@ -257,7 +257,10 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise NoObjectFound(
             f"{path}: no object found (a picture of one flat colour, grey levels {low}-{high})"
         )
-    return convert(np.asarray(gray))
+    pixels = convert(np.asarray(gray))
+    if not pixels.any():
+        raise NoObjectFound(f"{path}: no object found (too small to see at 28 x 28 pixels)")
+    return pixels
 
 
 def convert(gray: np.ndarray) -> np.ndarray:
@@ -326,8 +329,10 @@ def convert(gray: np.ndarray) -> np.ndarray:
     seen = cells > TRIM_DISTANCE  # the object's extent, as trimmed
     if not seen.any():
         seen = cells > 0
-    rows, cols = np.flatnonzero(seen.any(1)), np.flatnonzero(seen.any(0))
     out = np.zeros((28, 28), np.uint8)
+    if not seen.any():  # the object vanished at 28 x 28: nothing to see
+        return out.astype(np.float32)
+    rows, cols = np.flatnonzero(seen.any(1)), np.flatnonzero(seen.any(0))
     # where cell (0, 0) goes: the object's extent centred, the odd cell after it
     shift_r = (29 - (rows[-1] + 1 - rows[0])) // 2 - rows[0]
     shift_c = (29 - (cols[-1] + 1 - cols[0])) // 2 - cols[0]

@@ -230,6 +230,26 @@ def test_a_photo_is_trimmed_scaled_and_centred_like_fashion_mnist(
     assert cols[0] == (29 - width) // 2
 
 
+def test_a_picture_whose_object_vanishes_at_28_pixels_has_no_object(tmp_path: Path) -> None:
+    # a strip of noise: averaged down to 28 cells it is its own background everywhere
+    noise = np.random.default_rng(0).integers(0, 256, (1, 5000), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "strip.png")
+    with pytest.raises(NoObjectFound, match=r"strip\.png: no object found \(too small"):
+        read_image(tmp_path / "strip.png")
+
+
+@pytest.mark.parametrize("shape", [(1, 2), (3, 1), (27, 28), (29, 29), (7, 300), (5000, 1)])
+def test_odd_shapes_become_28_by_28_grey_levels(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(1)
+    for gray in (
+        rng.integers(0, 256, shape, dtype=np.uint8),
+        np.where(rng.random(shape) < 0.5, 0, 255).astype(np.uint8),
+    ):
+        out = model_module.convert(gray)
+        assert out.shape == (28, 28) and out.dtype == np.float32
+        assert out.min() >= 0 and out.max() <= 255 and np.array_equal(out, np.rint(out))
+
+
 # -- model folders ----------------------------------------------------------------------
 def test_a_hand_made_folder_loads_and_predicts(tmp_path: Path) -> None:
     model = load_model(write_model_folder(tmp_path / "m"))
