@@ -112,6 +112,19 @@ def calibrate_on(proba_val: np.ndarray, y_val: np.ndarray, what: str) -> Calibra
     )
 
 
+def cross_fitted_ece(proba: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """(ECE as it is, ECE after temperature scaling) of validation probabilities, the
+    temperature fitted on one half and measured on the other, both ways round: what a
+    leaderboard can show per trial without flattering it."""
+    proba, y = np.asarray(proba), np.asarray(y)
+    order = np.random.default_rng(seed).permutation(len(y))
+    halves = (order[: len(y) // 2], order[len(y) // 2 :])
+    after = np.zeros(proba.shape)
+    for fit, score in (halves, halves[::-1]):
+        after[score] = apply_temperature(proba[score], fit_temperature(proba[fit], y[fit]))
+    return expected_calibration_error(proba, y), expected_calibration_error(after, y)
+
+
 def uncalibrated(proba_after: np.ndarray, temperature: float) -> np.ndarray:
     """The probabilities before temperature scaling, from the ones after it: softmax(T *
     log p_after) is (p + EPS) normalised, so the graph need not run twice."""

@@ -13,6 +13,7 @@ from automl_fashion.export import export_trial
 from automl_fashion.export.calibration import (
     RELIABILITY,
     apply_temperature,
+    cross_fitted_ece,
     expected_calibration_error,
     fit_temperature,
     uncalibrated,
@@ -46,6 +47,14 @@ def test_temperature_scaling_fixes_an_over_confident_model_and_keeps_its_argmax(
     after_ece = expected_calibration_error(after, y[held])
     assert before_ece > 0.1 and after_ece < before_ece / 4
     assert np.array_equal(after.argmax(1), over[held].argmax(1))
+
+
+def test_cross_fitted_ece_shows_what_scaling_would_give_without_fitting_on_the_same_images() -> (
+    None
+):
+    logits, y = calibrated_world(n=4000, seed=2)
+    before, after = cross_fitted_ece(_softmax(0.3 * logits), y)  # under-confident
+    assert before > 0.1 and after < before / 4
 
 
 def test_a_calibrated_model_keeps_a_temperature_near_one() -> None:
