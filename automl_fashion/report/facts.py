@@ -25,7 +25,7 @@ OUTCOMES = ("complete", "pruned", "budget", "failed", "running")
 #: Importances need a few complete trials to mean anything.
 MIN_TRIALS_FOR_IMPORTANCE = 4
 #: Importances look at most this many complete trials of a family (the most recent).
-MAX_TRIALS_FOR_IMPORTANCE = 500
+MAX_TRIALS_FOR_IMPORTANCE = 300
 
 
 @dataclass

@@ -26,7 +26,7 @@ OUTCOME_COLORS = {
     "running": "#999999",
 }
 #: Learning curves drawn per family at most (the most recent); more only blur together.
-MAX_CURVES = 1000
+MAX_CURVES = 300
 
 
 def colors(families: Sequence[str]) -> dict[str, str]:

@@ -222,3 +222,37 @@ def test_every_complete_trial_records_its_per_class_accuracy(
         assert sum(v * n for v, n in zip(per_class, counts, strict=True)) / counts.sum() == (
             pytest.approx(t.value, abs=1e-3)
         )
+
+
+@pytest.mark.skipif(
+    not os.environ.get("AUTOML_FASHION_TEST_PG"),
+    reason="no PostgreSQL server: set AUTOML_FASHION_TEST_PG (CI does)",
+)
+def test_a_postgresql_study_searched_elsewhere_is_reported_without_its_models(
+    real_study: tuple[optuna.Study, Path], tmp_path: Path
+) -> None:
+    import uuid
+
+    from automl_fashion.storage import open_storage
+
+    study, _ = real_study
+    url = os.environ["AUTOML_FASHION_TEST_PG"]
+    name = f"report-{uuid.uuid4().hex[:8]}"
+    optuna.copy_study(
+        from_study_name=study.study_name,
+        from_storage=study._storage,
+        to_storage=open_storage(url, name),
+        to_study_name=name,
+    )
+    env = {**os.environ, "AUTOML_FASHION_STUDIES": str(tmp_path / "here")}
+    out = subprocess.run(
+        [sys.executable, "-m", "automl_fashion", "report", "--storage", url, "--study", name,
+         "--out", str(tmp_path / "rep")],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    page = (tmp_path / "rep" / "index.html").read_text()
+    parsed = Parsed(page)
+    assert set(parsed.sections) == SECTIONS and not parsed.thumbs
+    assert "Left out: no saved models of this study on this machine." in page
+    assert all((tmp_path / "rep" / src).is_file() for src in parsed.images)
