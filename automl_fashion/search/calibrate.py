@@ -37,7 +37,7 @@ REFERENCE_IMAGES = 50_000
 #: and two workers sharing the memory bus (a 10-minute search: 28 s per epoch, 22.3 s of steps).
 EPOCH_OVERHEAD = 1.3
 #: Timed steps per measurement, after as many warm-up steps.
-STEPS = 3
+STEPS = 5
 
 
 def matmul_gflops() -> float:
