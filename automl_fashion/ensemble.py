@@ -75,10 +75,14 @@ def select(
     """Greedy forward selection with replacement; returns how often each model was picked
     (all zero when ``fits`` allows no model at all).
 
-    A pick must raise the accuracy of the average, or keep it and lower the log loss (so
-    ties between equally accurate choices go to the better calibrated one). ``fits`` says
-    whether a set of model indices may be an ensemble (deployment limits); picking a
-    model again costs nothing more."""
+    Every round adds the model that makes the average most accurate (ties: lowest log
+    loss), for ``max_rounds`` rounds, and the ensemble of the best round is returned
+    (Caruana et al. 2004; the smallest one on a tie). Not stopping at the first round that
+    does not improve matters: two networks of one configuration average to a little less
+    than the better one alone, so the early stop returned it alone, where three rounds on
+    give weights such as 1:2:1 with the SVM that beat it (a 10-minute search: 93.93%
+    against 93.81% on held-out halves). ``fits`` says whether a set of model indices may
+    be an ensemble (deployment limits); picking a model again costs nothing more."""
     stack = np.stack([np.asarray(p, dtype=np.float64) for p in probas])  # M x N x 10
     rows = np.arange(len(y))
 
@@ -94,21 +98,20 @@ def select(
     first = max(allowed, key=lambda i: quality(stack[i]))
     counts[first] = 1
     total = stack[first].copy()
-    current = quality(total)
+    best_quality, best_counts = quality(total), counts.copy()
     for k in range(1, max_rounds):
         candidates = (total[None] + stack) / (k + 1)  # M x N x 10: the average with each added
         accs = np.mean(candidates.argmax(-1) == y, axis=1)
         nlls = -np.mean(np.log(np.clip(candidates[:, rows, y], 1e-12, None)), axis=1)
         chosen = frozenset(np.flatnonzero(counts).tolist())
         allowed = [i for i in range(len(probas)) if counts[i] or fits is None or fits(chosen | {i})]
-        best = max(allowed, key=lambda i: (accs[i], -nlls[i]))
-        acc, nll = float(accs[best]), float(nlls[best])
-        if acc < current[0] or (acc == current[0] and -nll <= current[1] + 1e-9):
-            break
-        counts[best] += 1
-        total += stack[best]
-        current = (acc, -nll)
-    return counts
+        pick = max(allowed, key=lambda i: (accs[i], -nlls[i]))
+        counts[pick] += 1
+        total += stack[pick]
+        acc, nll = float(accs[pick]), float(nlls[pick])
+        if acc > best_quality[0] or (acc == best_quality[0] and -nll > best_quality[1] + 1e-9):
+            best_quality, best_counts = (acc, -nll), counts.copy()
+    return best_counts
 
 
 def _held_out(

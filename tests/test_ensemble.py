@@ -238,3 +238,33 @@ def test_re_exporting_one_model_over_an_ensemble_leaves_no_member_files(
     assert not list((tmp_path / "model").glob("member-*"))
     card = json.loads((tmp_path / "model" / "model_card.json").read_text())
     assert sorted(card["written"]) == sorted(p.name for p in (tmp_path / "model").iterdir())
+
+
+def test_selection_goes_past_a_round_that_does_not_improve() -> None:
+    """Two correlated models whose 1:1 average is a little worse than the better one, and
+    a weaker, different third: an early stop at the first round that does not improve
+    returns the best model alone, the best round of all finds the mix that beats it."""
+    from automl_fashion.ensemble import select
+
+    rng = np.random.default_rng(243)
+    n = 2000
+    y = rng.integers(0, 10, n)
+    shared = rng.normal(size=(n, 10))
+
+    def model(strength: float, own: float, common: float) -> np.ndarray:
+        z = np.eye(10)[y] * strength + shared * common + rng.normal(size=(n, 10)) * own
+        e = np.exp(z - z.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    probas = [model(2.0, 0.5, 1.0), model(1.9, 0.5, 1.0), model(1.2, 1.2, 0.2)]
+
+    def acc(p: np.ndarray) -> float:
+        return float(np.mean(p.argmax(1) == y))
+
+    best = acc(probas[0])
+    # the premise: the first model is the best, and adding either other one 1:1 hurts
+    assert best > max(acc(probas[1]), acc(probas[2]))
+    assert acc((probas[0] + probas[1]) / 2) < best and acc((probas[0] + probas[2]) / 2) < best
+    counts = select(probas, y)
+    assert (counts > 0).sum() >= 2
+    assert acc(sum(c * p for c, p in zip(counts, probas, strict=True)) / counts.sum()) > best
