@@ -190,7 +190,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         return 0
     hidden = 0
     if args.by_family:
-        table = lb.by_family(frame, sort=args.sort if args.sort != "score" else "accuracy")
+        asked, notes = lb.planned_families(study)
+        table = lb.by_family(
+            frame,
+            sort=args.sort if args.sort != "score" else "accuracy",
+            families=asked,
+            notes=notes,
+        )
     else:
         table = lb.leaderboard(
             frame, sort=args.sort, family=args.family, include_unfinished=args.all

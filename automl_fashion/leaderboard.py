@@ -13,6 +13,7 @@ fit time.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -67,6 +68,7 @@ BY_FAMILY_COLUMNS = [
     "pruned",
     "failed",
     "params",
+    "note",
 ]
 
 
@@ -209,11 +211,39 @@ def leaderboard(
     return out.head(top) if top else out
 
 
-def by_family(frame: pd.DataFrame, *, sort: str = "accuracy") -> pd.DataFrame:
-    """The best complete trial of each family, with how many trials each family ran."""
+def planned_families(study: optuna.Study) -> tuple[list[str], dict[str, str]]:
+    """The families the study searches and, per family, why its budget plan did not run
+    its init (read from the study: untrusted, so only strings are kept)."""
+    attrs = study.user_attrs
+    names = attrs.get("families")
+    families = [f for f in names if isinstance(f, str)] if isinstance(names, list) else []
+    plan = attrs.get("plan")
+    skipped = plan.get("skipped") if isinstance(plan, dict) else None
+    notes = (
+        {k: v for k, v in skipped.items() if isinstance(k, str) and isinstance(v, str)}
+        if isinstance(skipped, dict)
+        else {}
+    )
+    return families, notes
+
+
+def by_family(
+    frame: pd.DataFrame,
+    *,
+    sort: str = "accuracy",
+    families: Sequence[str] = (),
+    notes: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """The best complete trial of each family, with how many trials each family ran.
+
+    ``families``: the families the user asked for; one without a trial still gets a row
+    (no numbers), its ``note`` saying why the plan did not run it (``notes``) or "no trial".
+    """
     import pandas as pd
 
-    if frame.empty:
+    notes = notes or {}
+    missing = [f for f in dict.fromkeys(families) if frame.empty or f not in set(frame["family"])]
+    if frame.empty and not missing:
         return frame
     rows = []
     for fam, group in frame.groupby("family"):
@@ -235,6 +265,20 @@ def by_family(frame: pd.DataFrame, *, sort: str = "accuracy") -> pd.DataFrame:
             }
         )
         rows.append(best)
+    for fam in missing:
+        why = notes.get(fam)
+        rows.append(
+            {
+                "family": fam,
+                "trial": None,
+                "val_accuracy": None,
+                "trials": 0,
+                "complete": 0,
+                "pruned": 0,
+                "failed": 0,
+                "note": f"not run: {why}" if why else "no trial yet",
+            }
+        )
     out = pd.DataFrame(rows)
     # a family without a complete trial has no best trial: keep the numbers integers
     out["trial"] = out["trial"].astype("Int64")

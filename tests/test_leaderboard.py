@@ -104,6 +104,28 @@ def test_by_family_lists_a_family_without_complete_trials_with_integer_trials(
     assert " 0 " in cnn_line and "0.0 " not in cnn_line.replace("400.0", "")
 
 
+def test_by_family_lists_every_family_asked_for_with_why_the_plan_skipped_it(
+    tmp_path: Path,
+) -> None:
+    """The plan may leave a family out on a short budget: the comparison still shows it."""
+    study = make_study(tmp_path)
+    study.set_user_attr("families", FAMILIES)
+    study.set_user_attr("plan", {"skipped": {"boosting": "its init needs ~77 s", "x": 3}})
+    asked, notes = lb.planned_families(study)
+    assert asked == FAMILIES and notes == {"boosting": "its init needs ~77 s"}
+    table = lb.by_family(lb.trials_frame(study), families=asked, notes=notes)
+    row = table.set_index("family").loc["boosting"]
+    assert row["trials"] == 0 and pd.isna(row["trial"])
+    assert row["note"] == "not run: its init needs ~77 s"
+    shown = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--by-family")
+    assert shown.returncode == 0, shown.stderr
+    assert "boosting" in shown.stdout and "not run" in shown.stdout
+    # a study without (or with a malformed) plan: nothing more than its trials
+    study.set_user_attr("plan", "garbage")
+    study.set_user_attr("families", "cnn")
+    assert lb.planned_families(study) == ([], {})
+
+
 def test_pareto_front_agrees_with_the_pairwise_definition() -> None:
     rng = np.random.default_rng(0)
     for _ in range(300):

@@ -29,6 +29,12 @@ OUTCOME_COLORS = {
 MAX_CURVES = 300
 
 
+def plain(text: str) -> str:
+    """Text from the study shown as is: matplotlib reads ``$...$`` as mathematics (and a
+    malformed formula would fail the whole figure)."""
+    return text.replace("$", r"\$")
+
+
 def colors(families: Sequence[str]) -> dict[str, str]:
     return {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(sorted(set(families)))}
 
@@ -54,7 +60,7 @@ def accuracy_vs_time(done: pd.DataFrame, path: Path) -> Path:
         ax.scatter(
             fit[mine],
             done.loc[mine, "val_accuracy"] * 100,
-            label=fam,
+            label=plain(fam),
             color=palette[fam],
             s=14 if len(done) > 500 else 30,
             alpha=0.7,
@@ -138,7 +144,7 @@ def learning_curves(runs: list[TrialRun], path: Path) -> Path:
         ax.set_xlim(min(steps) - 0.5, max(steps) + 0.5)
         low = float(np.percentile(values, 5))
         ax.set_ylim(max(0.0, low - 2), min(100.0, max(values) + 1))
-        ax.set_title(f"{fam} ({len(mine)} trials)", fontsize=9)
+        ax.set_title(f"{plain(fam)} ({len(mine)} trials)", fontsize=9)
         ax.set_xlabel("rung", fontsize=8)
         ax.set_ylabel("val acc (%)", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -161,7 +167,9 @@ def best_over_time(runs: list[TrialRun], values: dict[int, float], path: Path) -
         palette = colors([d[2] for d in done])
         for fam in sorted(palette):
             mine = np.array([d[2] == fam for d in done])
-            ax.scatter(minutes[mine], acc[mine], s=8, color=palette[fam], alpha=0.5, label=fam)
+            ax.scatter(
+                minutes[mine], acc[mine], s=8, color=palette[fam], alpha=0.5, label=plain(fam)
+            )
         ax.step(minutes, best, where="post", color="black", label="best so far")
         ax.set_ylim(max(0.0, float(best[0]) - 3), min(100.0, float(best[-1]) + 1))
         ax.legend(fontsize=8, loc="lower right")
@@ -189,7 +197,7 @@ def timeline(runs: list[TrialRun], path: Path) -> Path:
         ax.broken_barh(
             spans, (y - 0.4, 0.8), facecolors=OUTCOME_COLORS[outcome], edgecolor=edge, lw=0.3
         )
-    ax.set_yticks(range(len(lanes)), lanes, fontsize=7)
+    ax.set_yticks(range(len(lanes)), [plain(lane) for lane in lanes], fontsize=7)
     ax.set_xlabel("minutes since the first trial started")
     used = sorted({r.outcome for r in runs}, key=list(OUTCOME_COLORS).index)
     ax.legend(
@@ -216,9 +224,9 @@ def importances(found: dict[str, dict[str, float]], path: Path) -> Path:
     palette = colors(families)
     for ax, fam in zip(axes.flat, families, strict=False):
         items = sorted(found[fam].items(), key=lambda kv: kv[1])
-        ax.barh([k for k, _ in items], [v for _, v in items], color=palette[fam])
+        ax.barh([plain(k) for k, _ in items], [v for _, v in items], color=palette[fam])
         ax.set_xlim(0, 1)
-        ax.set_title(fam, fontsize=9)
+        ax.set_title(plain(fam), fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(families) :]:
         ax.axis("off")

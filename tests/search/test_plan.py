@@ -28,8 +28,8 @@ def test_ten_minutes_on_two_cores_trains_two_full_networks_then_every_family() -
     assert families_of(plan) == ["cnn", "cnn", "mlp", "svm", "boosting", "linear"]
     assert plan.queue[0].overrides == {} and plan.queue[1].overrides == {}
     assert plan.skipped == {}
-    # shutting down + a base + predicting test and validation with the likely members
-    assert plan.reserve == pytest.approx(5 + 15 + 2 * (0.8 + 0.8 + 0.3 + 8.2))
+    # shutting down + a base + predicting the test images with the likely members
+    assert plan.reserve == pytest.approx(5 + 12 + (0.8 + 0.8 + 0.3 + 8.2))
 
 
 def test_five_minutes_shortens_the_networks_and_skips_what_does_not_fit() -> None:
@@ -120,7 +120,7 @@ def test_no_export_keeps_only_the_shutdown_time() -> None:
 
 def test_the_export_reserve_is_at_most_a_tenth_of_the_budget() -> None:
     assert export_reserve(100, ["svm"] * 5, SPEEDS) == pytest.approx(10.0)
-    assert export_reserve(7200, ["cnn"], SPEEDS) == pytest.approx(15 + 1.6)
+    assert export_reserve(7200, ["cnn"], SPEEDS) == pytest.approx(12 + 0.8)
 
 
 def test_the_plan_is_json_for_the_study() -> None:
