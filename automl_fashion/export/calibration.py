@@ -59,23 +59,18 @@ def _nll(log_p: np.ndarray, y: np.ndarray, beta: float) -> float:
 
 def fit_temperature(proba: np.ndarray, y: np.ndarray) -> float:
     """The T that minimises the negative log-likelihood of ``y`` under
-    ``apply_temperature(proba, T)``. The loss is convex in 1 / T, so a golden-section
-    search on log(1 / T) finds the optimum."""
+    ``apply_temperature(proba, T)``. The loss is convex in 1 / T: SciPy's bounded scalar
+    minimiser (Brent's method) on log(1 / T) finds the optimum."""
+    from scipy.optimize import minimize_scalar
+
     log_p, y = _log(proba), np.asarray(y, dtype=np.int64)
-    lo, hi = math.log(BETA_MIN), math.log(BETA_MAX)
-    ratio = (math.sqrt(5) - 1) / 2
-    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-    fa, fb = _nll(log_p, y, math.exp(a)), _nll(log_p, y, math.exp(b))
-    while hi - lo > 1e-5:
-        if fa <= fb:
-            hi, b, fb = b, a, fa
-            a = hi - ratio * (hi - lo)
-            fa = _nll(log_p, y, math.exp(a))
-        else:
-            lo, a, fa = a, b, fb
-            b = lo + ratio * (hi - lo)
-            fb = _nll(log_p, y, math.exp(b))
-    return 1.0 / math.exp((lo + hi) / 2)
+    found = minimize_scalar(
+        lambda log_beta: _nll(log_p, y, math.exp(log_beta)),
+        bounds=(math.log(BETA_MIN), math.log(BETA_MAX)),
+        method="bounded",
+        options={"xatol": 1e-5},
+    )
+    return 1.0 / math.exp(float(found.x))
 
 
 def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
