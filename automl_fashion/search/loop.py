@@ -280,13 +280,14 @@ def _export_best(study: optuna.Study, number: int, config: SearchConfig) -> tupl
     from automl_fashion.artifacts import check_artifact
     from automl_fashion.export import LimitError, Limits, export_trial
 
-    meta, corrupt = check_artifact(artifacts_dir(config.study, config.studies_dir), number)
-    if corrupt is not None:
-        return None, f"its saved model is corrupt ({corrupt})"
-    if meta is None:  # trained on another machine, or saving its artifact failed
-        return None, "its model was not saved on this machine"
-    assert config.export_dir is not None
     limits = Limits(config.max_predict_ms, config.max_size_mb)
+    if not limits.active:  # with limits, export chooses among the saved models itself
+        meta, corrupt = check_artifact(artifacts_dir(config.study, config.studies_dir), number)
+        if corrupt is not None:
+            return None, f"its saved model is corrupt ({corrupt})"
+        if meta is None:  # trained on another machine, or saving its artifact failed
+            return None, "its model was not saved on this machine"
+    assert config.export_dir is not None
     try:
         result = export_trial(
             study,

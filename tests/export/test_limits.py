@@ -170,3 +170,35 @@ def test_a_search_whose_limits_nothing_meets_says_so_instead_of_exporting(tmp_pa
     assert not (tmp_path / "model").exists()
     with pytest.raises(ConfigError, match="--max-size must be a positive number"):
         SearchConfig(budget=60, studies_dir=str(tmp_path), max_size_mb=0).validated()
+
+
+def test_with_limits_a_search_exports_a_saved_model_even_when_its_best_was_not_saved(
+    svm_study: tuple, tmp_path: Path
+) -> None:
+    """The limits choose among the saved models; the best trial's own artifact is not
+    needed (it may have been trained on another machine)."""
+    import shutil
+
+    from automl_fashion.search.config import SearchConfig
+    from automl_fashion.search.loop import _export_best
+    from automl_fashion.storage import open_storage
+
+    _, folder, svm, linear, _ = svm_study
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    shutil.rmtree(artifacts_dir("lim", copy) / f"trial-{svm}")  # the best, not saved here
+    study = optuna.load_study(study_name="lim", storage=open_storage(None, "lim", copy))
+    assert study.best_trial.number == svm
+    config = SearchConfig(
+        budget=60,
+        study="lim",
+        studies_dir=str(copy),
+        export_dir=str(tmp_path / "m"),
+        max_size_mb=1000.0,
+    )
+    result, why = _export_best(study, svm, config)
+    assert why is None and result.trial == linear
+    # without limits, the search still says why it did not export the best trial
+    config.max_size_mb = None
+    config.export_dir = str(tmp_path / "m2")
+    assert _export_best(study, svm, config) == (None, "its model was not saved on this machine")
