@@ -72,7 +72,8 @@ def write_report(
     fails = find_failures(study, artifacts, data_dir)
     doc = pg.Page(f"automl-fashion: study {study.study_name}")
     doc.add("summary", "Summary", _summary(frame, facts, test))
-    doc.add("families", "Family comparison", _families(frame, fails, directory, classes))
+    planned = lb.planned_families(study)
+    doc.add("families", "Family comparison", _families(frame, fails, directory, classes, planned))
     doc.add("failures", "Where the models fail", _failures(fails, directory, classes))
     doc.add("search", "How the search went", _search(frame, facts, directory))
     board = lb.leaderboard(frame).head(lb.DEFAULT_TOP)
@@ -120,9 +121,9 @@ def _summary(frame: pd.DataFrame, facts: SearchFacts, card: dict[str, Any] | Non
             if isinstance(ci, list) and len(ci) == 2 and all(isinstance(v, float) for v in ci)
             else ""
         )
-        test_detail = (
-            f"{interval}exported {pg.text(card.get('family'))} #{pg.text(card.get('trial'))}"
-        )
+        trial = card.get("trial")
+        which = f" #{pg.text(trial)}" if isinstance(trial, int) and trial >= 0 else ""
+        test_detail = f"{interval}exported {pg.text(card.get('family'))}{which}"
     tiles = [
         ("best model", f"{pg.text(best['family'])} #{int(best['trial'])}", pg.text(best["params"])),
         (
@@ -146,8 +147,15 @@ def _summary(frame: pd.DataFrame, facts: SearchFacts, card: dict[str, Any] | Non
     return pg.cards(tiles)
 
 
-def _families(frame: pd.DataFrame, fails: Failures, directory: Path, classes: Sequence[str]) -> str:
-    fams = lb.by_family(frame)
+def _families(
+    frame: pd.DataFrame,
+    fails: Failures,
+    directory: Path,
+    classes: Sequence[str],
+    planned: tuple[list[str], dict[str, str]] = ([], {}),
+) -> str:
+    # every family the study searches, those its budget plan did not run with why
+    fams = lb.by_family(frame, families=planned[0], notes=planned[1])
     rows = [
         [
             pg.text(r["family"]),
@@ -163,6 +171,7 @@ def _families(frame: pd.DataFrame, fails: Failures, directory: Path, classes: Se
             pg.count(r["complete"]),
             pg.count(r["pruned"]),
             pg.count(r["failed"]),
+            pg.text(r["note"]) if isinstance(r.get("note"), str) else pg.MISSING,
         ]
         for r in fams.to_dict("records")
     ]
@@ -178,6 +187,7 @@ def _families(frame: pd.DataFrame, fails: Failures, directory: Path, classes: Se
         "complete",
         "stopped",
         "failed",
+        "note",
     ]
     from automl_fashion.report import plots
 

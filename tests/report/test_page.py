@@ -256,3 +256,25 @@ def test_a_postgresql_study_searched_elsewhere_is_reported_without_its_models(
     assert set(parsed.sections) == SECTIONS and not parsed.thumbs
     assert "Left out: no saved models of this study on this machine." in page
     assert all((tmp_path / "rep" / src).is_file() for src in parsed.images)
+
+
+def test_the_family_comparison_lists_a_family_the_plan_did_not_run_and_an_ensemble_export(
+    real_study: tuple[optuna.Study, Path], tmp_path: Path
+) -> None:
+    study, folder = real_study
+    study.set_user_attr("families", ["linear", "cnn", "svm"])
+    study.set_user_attr("plan", {"skipped": {"svm": "its init needs ~48 s"}})
+    exported = tmp_path / "model"
+    exported.mkdir()
+    (exported / "model_card.json").write_text(
+        '{"study": "r", "family": "ensemble", "trial": -1, "test_accuracy": 0.8123}'
+    )
+    try:
+        page = report(study, folder, tmp_path / "rep", export_dir=exported)
+    finally:
+        study.set_user_attr("families", [])
+        study.set_user_attr("plan", {})
+    assert "svm" in page.cells and "not run: its init needs ~48 s" in page.cells
+    assert not BAD_CELLS & {c.lower() for c in page.cells}
+    html = (tmp_path / "rep" / "index.html").read_text()
+    assert "exported ensemble" in html and "#-1" not in html
