@@ -6,6 +6,8 @@ A file looks like::
     init:                 # a known-good configuration, tried first
       lr: 0.001
       optimizer: adamw
+    variants:             # optional: changes to init for further known-good members
+      - {lr: 0.003}
     params:
       lr:        {type: float, low: 1.0e-4, high: 0.1, log: true}
       optimizer: {type: categorical, choices: [adamw, sgd]}
@@ -95,6 +97,9 @@ class SearchSpace:
     params: tuple[Param, ...]
     init: Mapping[str, Any]
     source: str = "<memory>"
+    #: Known-good configurations unlike ``init`` (whole, validated): the budget plan trains
+    #: them as further networks, for an ensemble more diverse than seeds of one init.
+    variants: tuple[Mapping[str, Any], ...] = ()
 
     def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Check a configuration; unknown, missing and out-of-range values are errors."""
@@ -212,8 +217,11 @@ def parse_space(doc: Any, where: str, family: str | None = None) -> SearchSpace:
     if not isinstance(init, Mapping):
         raise ConfigError(f"{where}: 'init' (a known-good configuration) must be a mapping")
     space = SearchSpace(name, params, dict(init), where)
-    space = SearchSpace(name, params, space.validate(init), where)
-    return space
+    raw_variants = doc.get("variants", [])
+    if not isinstance(raw_variants, list) or not all(isinstance(v, Mapping) for v in raw_variants):
+        raise ConfigError(f"{where}: 'variants' must be a list of mappings (changes to init)")
+    variants = tuple(space.validate({**init, **v}) for v in raw_variants)
+    return SearchSpace(name, params, space.validate(init), where, variants)
 
 
 def load_space(family: str, directory: str | os.PathLike[str] | None = None) -> SearchSpace:

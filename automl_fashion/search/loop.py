@@ -236,6 +236,12 @@ def _plan(study: optuna.Study, config: SearchConfig, named: bool) -> Plan:
     device = "cuda" if gpus else "cpu"
     speeds = measure_speeds(config.families, n_train, cores, config.spaces_dir, device)
     seen = {str(t.params.get("family")) for t in study.get_trials(deepcopy=False)}
+    variants = {}
+    for name in config.families:
+        space = load_space(name, config.spaces_dir)
+        variants[name] = [
+            {k: v for k, v in var.items() if space.init.get(k) != v} for var in space.variants
+        ]
     return make_plan(
         config.budget,
         cores,
@@ -248,6 +254,7 @@ def _plan(study: optuna.Study, config: SearchConfig, named: bool) -> Plan:
         seen=sorted(seen),
         export=config.export_dir is not None,
         gpus=gpus,
+        variants=variants,
     )
 
 

@@ -141,13 +141,15 @@ def make_plan(
     seen: Sequence[str] = (),
     export: bool = True,
     gpus: int = 0,
+    variants: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> Plan:
     """How to spend ``budget`` seconds on ``cores`` cores searching ``families``.
 
     ``jobs``/``threads``: the user's layout, if given. ``max_jobs``: memory's limit on
     workers. ``named``: the user chose the families (none is skipped). ``seen``: families
     already in the study (resumed; not warm-started again). ``export``: an export follows.
-    ``gpus``: CUDA devices the networks train on (one worker each).
+    ``gpus``: CUDA devices the networks train on (one worker each). ``variants``: per
+    family, changes to its init for the second, third... network (see ``SearchSpace``).
     """
     cores = max(1, cores)
     reasons: list[str] = []
@@ -174,6 +176,17 @@ def make_plan(
 
     queue: list[Queued] = []
     free = [work] * jobs  # estimated seconds each worker has left
+    alternates = list((variants or {}).get(network or "", []))
+    networks = 0
+
+    def member(overrides: dict[str, Any]) -> dict[str, Any]:
+        """The next network's changes: init first, then its variants in turn (assumed to
+        cost what init costs), then init again with a new seed..."""
+        nonlocal networks
+        k, networks = networks, networks + 1
+        cycle = [{}, *alternates]
+        return {**cycle[k % len(cycle)], **overrides}
+
     if network is not None:
         planned = speeds.epochs.get(network)
         per_worker = speeds.fit_time(network, threads)
@@ -184,11 +197,12 @@ def make_plan(
                 fit = max(MIN_EPOCHS, int(planned * free[w] / per_worker))
                 overrides["epochs"] = fit
                 seconds = speeds.fit_time(network, threads, fit)
-            queue.append(Queued(network, overrides, seconds))
+            queue.append(Queued(network, member(overrides), seconds))
             free[w] -= seconds or 0.0
         epochs = queue[0].overrides.get("epochs", planned)
+        kinds = "init and its variants" if alternates and jobs > 1 else "init(s)"
         reasons.append(
-            f"{jobs} {network} init(s) first, one per worker, different seeds, "
+            f"{jobs} {network} {kinds} first, one per worker, different seeds, "
             f"{epochs} epochs{_about(queue[0].seconds)} each: an ensemble of networks"
         )
 
@@ -221,11 +235,11 @@ def make_plan(
                 if planned and per_worker > free[w]:
                     overrides["epochs"] = max(MIN_EPOCHS, int(planned * free[w] / per_worker))
                     seconds = speeds.fit_time(network, threads, overrides["epochs"])
-                queue.append(Queued(network, overrides, seconds))
+                queue.append(Queued(network, member(overrides), seconds))
                 free[w] -= seconds or 0.0
                 extra += 1
         if extra:
-            reasons.append(f"then {extra} more {network} init(s) with new seeds")
+            reasons.append(f"then {extra} more {network} network(s), new seeds")
     if skipped:
         reasons.append(
             "not warm-started (name them with --families, or give a longer --budget): "

@@ -67,7 +67,7 @@ def test_a_second_round_of_networks_where_it_fits_then_the_sampler() -> None:
     assert families_of(make_plan(600, 2, FIVE, SPEEDS)).count("cnn") == 2
     plan = make_plan(1200, 2, FIVE, SPEEDS)
     assert families_of(plan) == ["cnn", "cnn", "mlp", "svm", "boosting", "linear", "cnn", "cnn"]
-    assert any("2 more cnn init(s)" in line for line in plan.reasons)
+    assert any("2 more cnn network(s)" in line for line in plan.reasons)
     # a long budget plans no more than two rounds: the sampler explores the rest
     assert families_of(make_plan(7200, 2, FIVE, SPEEDS)).count("cnn") == 4
 
@@ -137,3 +137,15 @@ def test_one_worker_per_gpu_with_the_cores_shared_among_them() -> None:
     assert "one per GPU" in plan.reasons[0]
     # without a network, the GPUs do not decide the layout
     assert make_plan(600, 16, ["svm"], SPEEDS, gpus=2).jobs == 16
+
+
+def test_the_second_network_is_the_familys_variant_then_init_again() -> None:
+    variant = {"shift": 1, "label_smoothing": 0.0}
+    plan = make_plan(1200, 2, FIVE, SPEEDS, variants={"cnn": [variant]})
+    nets = [q.overrides for q in plan.queue if q.family == "cnn"]
+    assert nets == [{}, variant, {}, variant]
+    assert "init and its variants" in plan.reasons[1]
+    # a shortened variant keeps its changes and gets the plan's epochs
+    short = make_plan(300, 2, FIVE, SPEEDS, variants={"cnn": [variant]})
+    second = [q.overrides for q in short.queue if q.family == "cnn"][1]
+    assert second["shift"] == 1 and second["epochs"] < 16
