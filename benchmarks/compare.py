@@ -213,21 +213,9 @@ def throughput(quick: bool) -> dict[str, Any]:
 
     net = families.create("cnn", threads=cores).build_network()  # type: ignore[attr-defined]
     net = net.to(memory_format=torch.channels_last)
-    macs = 0
+    from throughput import flops_per_image as count_flops  # a sibling script
 
-    def count(module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> None:
-        nonlocal macs
-        if isinstance(module, torch.nn.Conv2d):
-            k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels
-            macs += output.numel() // output.shape[0] * k // module.groups
-        elif isinstance(module, torch.nn.Linear):
-            macs += module.in_features * module.out_features
-
-    hooks = [m.register_forward_hook(count) for m in net.modules()]
-    net(torch.zeros(1, 1, 28, 28).contiguous(memory_format=torch.channels_last))
-    for h in hooks:
-        h.remove()
-    flops_per_image = 3 * 2 * macs  # forward, plus backward at about twice the forward
+    flops_per_image = count_flops(net)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(128, 1, 28, 28).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (128,))

@@ -303,7 +303,6 @@ class TorchFamily(Family):
         smoothing = float(p("label_smoothing", 0.0))
         # mixed precision on a GPU; float16 needs its gradients scaled (bfloat16 does not)
         amp = amp_dtype(device)
-        self.amp_ = amp
         scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
         flip, shift, erase = self.augmentation(epochs)
 

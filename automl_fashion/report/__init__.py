@@ -160,9 +160,7 @@ def _families(
         [
             pg.text(r["family"]),
             pg.pct(r["val_accuracy"]),
-            f"{pg.pct(r['ci_low'])}–{pg.pct(r['ci_high'])}"
-            if not pg.missing(r["ci_low"])
-            else pg.MISSING,
+            pg.interval(r["ci_low"], r["ci_high"]),
             pg.seconds(r["fit_seconds"]),
             pg.ms(r["predict_ms_per_1000"]),
             pg.size(r["model_bytes"]),
@@ -409,9 +407,7 @@ def _board(board: pd.DataFrame, cost_weight: float) -> str:
             pg.count(r["trial"]),
             pg.text(r["family"]),
             pg.pct(r["val_accuracy"]),
-            f"{pg.pct(r['ci_low'])}–{pg.pct(r['ci_high'])}"
-            if not pg.missing(r["ci_low"])
-            else pg.MISSING,
+            pg.interval(r["ci_low"], r["ci_high"]),
             pg.seconds(r["fit_seconds"]),
             pg.ms(r["predict_ms_per_1000"]),
             pg.size(r["model_bytes"]),

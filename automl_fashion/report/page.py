@@ -31,6 +31,11 @@ def pct(value: object, digits: int = 2) -> str:
     return MISSING if missing(value) else f"{float(value):.{digits}%}"  # type: ignore[arg-type]
 
 
+def interval(low: object, high: object) -> str:
+    """A 95% interval as ``low–high``, or the blank when it is not known."""
+    return MISSING if missing(low) else f"{pct(low)}–{pct(high)}"
+
+
 def seconds(value: object) -> str:
     if missing(value):
         return MISSING
