@@ -15,12 +15,15 @@ from automl_fashion.data.dataset import (
 )
 from automl_fashion.data.files import FILES, DataSource, locate
 from automl_fashion.data.idx import IdxError, parse_idx
+from automl_fashion.data.info import FASHION_MNIST, DatasetInfo
 
 __all__ = [
     "CLASSES",
     "DEFAULT_VAL_SIZE",
+    "FASHION_MNIST",
     "FILES",
     "DataSource",
+    "DatasetInfo",
     "IdxError",
     "Split",
     "load_split",

@@ -22,6 +22,7 @@ from automl_fashion.data.files import (
     read_verified,
 )
 from automl_fashion.data.idx import parse_idx
+from automl_fashion.data.info import FASHION_MNIST, DatasetInfo
 from automl_fashion.errors import ConfigError, DataError
 
 CLASSES = (
@@ -42,12 +43,14 @@ DEFAULT_VAL_SIZE = 10_000
 
 @dataclass(frozen=True)
 class Split:
-    """Train and validation images (uint8, N x 28 x 28) and labels (int64). No test data."""
+    """Train and validation images (uint8, N x ``info.array_shape``) and labels (int64,
+    0..n_classes-1), with the description of the data set they come from. No test data."""
 
     X_train: np.ndarray
     y_train: np.ndarray
     X_val: np.ndarray
     y_val: np.ndarray
+    info: DatasetInfo = FASHION_MNIST
 
     def __repr__(self) -> str:
         return f"Split(train={len(self.y_train)}, val={len(self.y_val)})"
@@ -178,9 +181,11 @@ def subsample(split: Split, *, train_per_class: int, val_per_class: int, seed: i
     rng = np.random.default_rng(seed)
 
     def pick(y: np.ndarray, per_class: int) -> np.ndarray:
-        idx = [rng.permutation(np.flatnonzero(y == c))[:per_class] for c in range(10)]
+        idx = [
+            rng.permutation(np.flatnonzero(y == c))[:per_class] for c in range(split.info.n_classes)
+        ]
         return np.sort(np.concatenate(idx))
 
     tr = pick(split.y_train, train_per_class)
     va = pick(split.y_val, val_per_class)
-    return Split(split.X_train[tr], split.y_train[tr], split.X_val[va], split.y_val[va])
+    return Split(split.X_train[tr], split.y_train[tr], split.X_val[va], split.y_val[va], split.info)
