@@ -125,3 +125,24 @@ class DatasetSpec:
             return spec.validated()
         except ConfigError as exc:
             raise DataError(f"{where}: {exc}") from None
+
+
+def study_spec(study: Any) -> DatasetSpec:
+    """The data set a study was searched on (``SPEC_ATTR``, untrusted). Studies from before
+    data sets were recorded searched Fashion-MNIST."""
+    raw = study.user_attrs.get(SPEC_ATTR)
+    if raw is None:
+        return DatasetSpec()
+    return DatasetSpec.from_dict(raw, where=f"study '{study.study_name}': its data set")
+
+
+def study_info(study: Any) -> DatasetInfo:
+    """The description of the data a study was searched on (``INFO_ATTR``, untrusted);
+    Fashion-MNIST's for studies from before data sets were recorded. For class names and
+    shapes in tables and reports: nothing needs to be opened or read."""
+    from automl_fashion.data.info import FASHION_MNIST, DatasetInfo
+
+    raw = study.user_attrs.get(INFO_ATTR)
+    if raw is None:
+        return FASHION_MNIST
+    return DatasetInfo.from_dict(raw, where=f"study '{study.study_name}': its data set")
