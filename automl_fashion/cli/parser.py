@@ -41,7 +41,7 @@ def _add_worker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--train-per-class",
         type=int,
-        help="train on this many images per class, 1 to 5000 (smoke runs)",
+        help="train on this many images per class (smoke runs)",
     )
     p.add_argument(
         "--quiet", action="store_true", help="no live display; one summary line for scripts"
@@ -89,6 +89,41 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_dataset_options(p: argparse.ArgumentParser) -> None:
+    """Which data set (search, data verify)."""
+    p.add_argument(
+        "--dataset",
+        default="fashion-mnist",
+        metavar="NAME",
+        help="a built-in data set: fashion-mnist (default), mnist, kmnist; downloaded and "
+        "verified on first use",
+    )
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        help="a folder of labelled pictures instead: DIR/train/<class>/*.png|jpg and, "
+        "optionally, DIR/test/<class>/* (else a seeded, stratified 20%% is held out as test)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=int,
+        metavar="N",
+        help="with --data: bring pictures to N x N pixels, 8 to 256 (default 28)",
+    )
+    p.add_argument(
+        "--color",
+        choices=["gray", "rgb"],
+        help="with --data: read pictures in grayscale (default) or in colour",
+    )
+    p.add_argument(
+        "--val-size",
+        type=int,
+        metavar="N",
+        help="validation images split off the training images (default: 10,000, or 20%% "
+        "of a smaller data set)",
+    )
+
+
 def _command(
     sub: argparse._SubParsersAction, name: str, handler: Handler, help: str
 ) -> argparse.ArgumentParser:
@@ -106,12 +141,13 @@ def _command(
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="automl-fashion",
-        description="AutoML and hyperparameter search for Fashion-MNIST.",
+        description="AutoML and hyperparameter search for Fashion-MNIST, other MNIST-format "
+        "data sets and folders of labelled pictures.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    data = sub.add_parser("data", help="locate and verify the Fashion-MNIST files")
+    data = sub.add_parser("data", help="locate and verify a data set's files")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     verify = _command(
         data_sub,
@@ -120,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check digests, show where the files are and the images per class",
     )
     _add_data_options(verify)
-    verify.add_argument("--val-size", type=int, default=10_000, help="validation images")
+    _add_dataset_options(verify)
     verify.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
 
     srch = _command(sub, "search", cmd_search, "search model families within a wall-clock budget")
@@ -134,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_study_options(srch, resume=True)
     _add_worker_options(srch)
+    _add_dataset_options(srch)
     srch.add_argument(
         "--sampler", default="tpe", choices=["tpe", "random"], help="Optuna sampler (default tpe)"
     )

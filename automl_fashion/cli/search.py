@@ -17,9 +17,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     Examples:
       automl-fashion search --budget 10m
       automl-fashion search --budget 2h --study big --families cnn,mlp --jobs 2
+      automl-fashion search --budget 10m --dataset mnist --study digits
+      automl-fashion search --budget 30m --data shop/ --image-size 32 --color rgb
     """
     from automl_fashion.budget import format_seconds, parse_budget
-    from automl_fashion.orchestrator import SearchConfig
+    from automl_fashion.search import SearchConfig
 
     config = SearchConfig(
         budget=parse_budget(args.budget),
@@ -34,6 +36,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         pruner=args.pruner,
         warm_start=not args.no_warm_start,
         data_dir=args.data_dir,
+        dataset=args.dataset,
+        data=args.data,
+        image_size=args.image_size,
+        color=args.color,
+        val_size=args.val_size,
         device=args.device,
         train_per_class=args.train_per_class,
         export_dir=None if args.no_export else (args.export or _default_export(args)),
@@ -98,7 +105,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
       automl-fashion worker --storage postgresql://user@db-host/automl --study big
     """
     from automl_fashion.budget import parse_budget
-    from automl_fashion.orchestrator import SearchConfig, join_config
+    from automl_fashion.search import SearchConfig, join_config
 
     config = SearchConfig(
         budget=1.0,
@@ -138,8 +145,8 @@ def _say_why(result) -> bool:  # type: ignore[no-untyped-def]
 
 def _run_search(config, console, *, quiet: bool):  # type: ignore[no-untyped-def]
     """Run a search, with the live display unless ``quiet``."""
-    from automl_fashion.orchestrator import search
     from automl_fashion.progress import RichProgress
+    from automl_fashion.search import search
 
     if quiet:
         return search(config)

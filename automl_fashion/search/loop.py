@@ -31,7 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -39,13 +39,25 @@ from optuna.trial import FrozenTrial, TrialState
 from automl_fashion.errors import AutoMLFashionError
 from automl_fashion.search.calibrate import measure_speeds
 from automl_fashion.search.config import SearchConfig, max_jobs
-from automl_fashion.search.join import check_split, record_settings, resolve_families
+from automl_fashion.search.join import (
+    check_dataset,
+    check_split,
+    record_settings,
+    resolve_families,
+)
 from automl_fashion.search.plan import Plan, make_plan
 from automl_fashion.search.pool import WorkerPool
 from automl_fashion.search.worker import FAILURE_STREAK, cuda_devices, open_study
 from automl_fashion.search_space import load_space
 from automl_fashion.storage import artifacts_dir, mask_url, recover_stale_trials, studies_dir
 from automl_fashion.threads import available_cores
+
+if TYPE_CHECKING:
+    from automl_fashion.data.info import DatasetInfo
+    from automl_fashion.data.spec import Dataset
+
+#: Search-space parameters that flip images: never set for a data set without flips.
+FLIP_PARAMS = ("flip",)
 
 
 @dataclass
@@ -94,15 +106,17 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(config)
+    dataset, n_images = _open_dataset(config)
     # a new study's first worker keeps the study's seed: a sequential seeded search repeats
     fresh = not config.join and not study.get_trials(deepcopy=False)
     if not config.join:
+        check_dataset(study, config, dataset.info)
         check_split(study, config)
     config.families = resolve_families(study, config)
     config.check_families(config.families)
     if not config.join:
-        record_settings(study, config, t_start)
-    plan = _plan(study, config, named)
+        record_settings(study, config, t_start, dataset.info)
+    plan = _plan(study, config, named, dataset.info, n_images)
     jobs, threads = plan.jobs, plan.threads
     if not config.join:
         study.set_user_attr("plan", plan.as_dict())
@@ -113,11 +127,7 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     recovered = recover_stale_trials(study)
     _requeue_interrupted(study)
     if config.warm_start:
-        _warm_start(study, plan, config.spaces_dir)
-    from automl_fashion.data import load_split
-
-    # fill the parsed-array cache once, before the workers start reading it
-    load_split(val_size=config.val_size, seed=config.seed, data_dir=config.data_dir)
+        _warm_start(study, plan, config.spaces_dir, dataset.info)
 
     pool = WorkerPool(config, soft, hard, threads, t_start, max_deaths=max(4, 2 * jobs))
     # `kill` (SIGTERM) stops the search the way Ctrl-C does: trials end at their next rung
@@ -217,24 +227,35 @@ def _why_none(
     return "; ".join(parts) or "no trial started within the budget: give a longer --budget"
 
 
-def _plan(study: optuna.Study, config: SearchConfig, named: bool) -> Plan:
+def _open_dataset(config: SearchConfig) -> tuple[Dataset, int]:
+    """Open (download, verify, read: the arrays are cached for the workers) the data set,
+    and settle the validation size on it."""
+    from automl_fashion.data.dataset import default_val_size
+
+    dataset = config.dataset_spec().open(config.data_dir)
+    _, labels = dataset.train()
+    if config.val_size is None:
+        config.val_size = default_val_size(len(labels))
+    return dataset, len(labels)
+
+
+def _plan(
+    study: optuna.Study, config: SearchConfig, named: bool, info: DatasetInfo, n_images: int
+) -> Plan:
     """The budget plan for this run (:mod:`~automl_fashion.search.plan`), from speeds
     measured here in a few seconds."""
-    from automl_fashion.data import DEFAULT_VAL_SIZE
-    from automl_fashion.data.dataset import N_TRAIN
-
-    assert config.families is not None
+    assert config.families is not None and config.val_size is not None
     n_train = (
-        10 * config.train_per_class
+        info.n_classes * config.train_per_class
         if config.train_per_class is not None
-        else N_TRAIN - (config.val_size or DEFAULT_VAL_SIZE)
+        else n_images - config.val_size
     )
     cores = available_cores()
     gpus = cuda_devices(config.device, config.families)
     if config.device.startswith("cuda:"):
         gpus = 1  # the one device named
     device = "cuda" if gpus else "cpu"
-    speeds = measure_speeds(config.families, n_train, cores, config.spaces_dir, device)
+    speeds = measure_speeds(config.families, n_train, cores, config.spaces_dir, device, info)
     seen = {str(t.params.get("family")) for t in study.get_trials(deepcopy=False)}
     variants = {}
     for name in config.families:
@@ -258,11 +279,14 @@ def _plan(study: optuna.Study, config: SearchConfig, named: bool) -> Plan:
     )
 
 
-def _warm_start(study: optuna.Study, plan: Plan, spaces_dir: str | None) -> None:
-    """Queue the plan's known-good inits (families already in the study are not in it)."""
+def _warm_start(study: optuna.Study, plan: Plan, spaces_dir: str | None, info: DatasetInfo) -> None:
+    """Queue the plan's known-good inits (families already in the study are not in it);
+    without the settings the data set does not allow (flips of digits)."""
     for item in plan.queue:
         space = load_space(item.family, spaces_dir)
         params = {"family": item.family, **space.trial_params({**space.init, **item.overrides})}
+        if not info.flips:
+            params = {k: v for k, v in params.items() if k not in FLIP_PARAMS}
         study.enqueue_trial(params, user_attrs={"warm_start": True})
 
 
