@@ -169,7 +169,8 @@ def fetch(target: Path, base_url: str | None = None, *, dataset: IdxSet = FASHIO
                             out.write(chunk)
                             progress.advance(task, len(chunk))
                 except (urllib.error.URLError, OSError, ValueError) as exc:
-                    reason = getattr(exc, "reason", None) or exc
+                    http = isinstance(exc, urllib.error.HTTPError)
+                    reason = exc if http else getattr(exc, "reason", None) or exc
                     raise DataError(
                         f"could not download {url} ({reason}). Offline? {dataset.help}"
                     ) from None

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from automl_fashion.data.files import cache_dir, write_atomic
-from automl_fashion.data.info import MAX_CLASSES, DatasetInfo
+from automl_fashion.data.info import MAX_CLASSES, MAX_SIDE, DatasetInfo
 from automl_fashion.data.pictures import EXTENSIONS, read_picture, read_pictures
-from automl_fashion.errors import DataError
+from automl_fashion.data.spec import COLORS
+from automl_fashion.errors import ConfigError, DataError
 
 __all__ = ["FolderDataset", "open_folder", "read_picture", "scan_folder"]
 
@@ -212,7 +213,13 @@ def open_folder(
     use_cache: bool = True,
     executor: str = "processes",
 ) -> FolderDataset:
-    """Scan, check and read a folder of pictures (or take its arrays from the cache)."""
+    """Scan, check and read a folder of pictures (or take its arrays from the cache):
+    ``size`` x ``size`` pictures, ``color`` "gray" or "rgb"; ``seed`` chooses the held-out
+    test part when there is no test/ folder."""
+    if isinstance(size, bool) or not isinstance(size, int) or not 4 <= size <= MAX_SIDE:
+        raise ConfigError(f"--image-size: {size!r}; expected an integer 4 to {MAX_SIDE}")
+    if color not in COLORS:
+        raise ConfigError(f"--color: {color!r}; expected one of {list(COLORS)}")
     scan = scan_folder(folder)
     images, labels, from_cache = _arrays(scan, size, color, use_cache, executor)
     if scan.test is None:

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from automl_fashion.errors import DataError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as Picture
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 COLOR_MODES = {"gray": "L", "rgb": "RGB"}
@@ -24,7 +28,7 @@ PARALLEL_FROM = 2 * CHUNK
 _ORIENTATION = 0x0112
 
 
-def read_picture(path: Path, size: tuple[int, int], color: str) -> np.ndarray:
+def read_picture(path: str | os.PathLike[str], size: tuple[int, int], color: str) -> np.ndarray:
     """One picture file as a uint8 array of ``size`` = (height, width): H x W for
     ``color`` "gray", H x W x 3 for "rgb".
 
@@ -61,7 +65,7 @@ def read_picture(path: Path, size: tuple[int, int], color: str) -> np.ndarray:
     return array
 
 
-def _upright(img):  # type: ignore[no-untyped-def]
+def _upright(img: Picture) -> Picture:
     """The picture turned as its EXIF orientation says (phone photos)."""
     from PIL import ImageOps
 
@@ -72,7 +76,7 @@ def _upright(img):  # type: ignore[no-untyped-def]
     return ImageOps.exif_transpose(img) if orientation not in (1, None) else img
 
 
-def _in_mode(img, mode: str):  # type: ignore[no-untyped-def]
+def _in_mode(img: Picture, mode: str) -> Picture:
     from PIL import Image
 
     if img.mode in ("I", "I;16", "I;16B", "I;16L"):  # 16-bit PNG: keep the top 8 bits
@@ -85,12 +89,14 @@ def _in_mode(img, mode: str):  # type: ignore[no-untyped-def]
     return img if img.mode == mode else img.convert(mode)
 
 
-def _read_chunk(paths: Sequence[Path], size: tuple[int, int], color: str) -> np.ndarray:
+def _read_chunk(
+    paths: Sequence[str | os.PathLike[str]], size: tuple[int, int], color: str
+) -> np.ndarray:
     return np.stack([read_picture(path, size, color) for path in paths])
 
 
 def read_pictures(
-    paths: Sequence[Path],
+    paths: Sequence[str | os.PathLike[str]],
     size: tuple[int, int],
     color: str,
     *,
