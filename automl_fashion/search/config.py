@@ -84,7 +84,7 @@ class SearchConfig:
                 " is not a valid study name; expected 1-100 characters of letters, digits, "
                 "'.', '_' and '-', not starting with '.'"
             )
-        _check_int("--seed", self.seed, 0, MAX_SEED)
+        check_int("--seed", self.seed, 0, MAX_SEED)
         if self.families is not None:
             self.families = unique(self.families)
             if not self.families:
@@ -95,9 +95,9 @@ class SearchConfig:
         self._check_workers()
         self.dataset_spec()  # checks --dataset, --data, --image-size and --color
         if self.val_size is not None:
-            _check_int("--val-size", self.val_size, 10, 10_000_000)
+            check_int("--val-size", self.val_size, 10, 10_000_000)
         if self.train_per_class is not None:  # at most what the data set has: see search
-            _check_int("--train-per-class", self.train_per_class, 1, 1_000_000)
+            check_int("--train-per-class", self.train_per_class, 1, 1_000_000)
         if not isinstance(self.device, str) or not DEVICE.fullmatch(self.device):
             raise ConfigError(
                 f"--device: {self.device!r} is not a device; expected auto, cpu, cuda, cuda:N "
@@ -181,7 +181,7 @@ def unique(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _check_int(flag: str, value: object, low: int, high: int) -> None:
+def check_int(flag: str, value: object, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(f"{flag}: {value!r}; expected an integer from {low} to {high}")
 

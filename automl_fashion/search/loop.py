@@ -38,7 +38,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from automl_fashion.errors import AutoMLFashionError
 from automl_fashion.search.calibrate import measure_speeds
-from automl_fashion.search.config import SearchConfig, max_jobs
+from automl_fashion.search.config import SearchConfig, check_int, max_jobs
 from automl_fashion.search.join import (
     check_dataset,
     check_split,
@@ -105,8 +105,8 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     named = config.families is not None
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dataset, n_images = _open_dataset(config)  # before the study: bad data writes nothing
     study = open_study(config)
-    dataset, n_images = _open_dataset(config)
     # a new study's first worker keeps the study's seed: a sequential seeded search repeats
     fresh = not config.join and not study.get_trials(deepcopy=False)
     if not config.join:
@@ -235,7 +235,10 @@ def _open_dataset(config: SearchConfig) -> tuple[Dataset, int]:
     dataset = config.dataset_spec().open(config.data_dir)
     _, labels = dataset.train()
     if config.val_size is None:
-        config.val_size = default_val_size(len(labels))
+        config.val_size = default_val_size(len(labels), dataset.info.n_classes)
+    if config.train_per_class is not None:  # the split is stratified: as many per class
+        most = (len(labels) - config.val_size) // dataset.info.n_classes
+        check_int("--train-per-class", config.train_per_class, 1, most)
     return dataset, len(labels)
 
 

@@ -16,6 +16,9 @@ import pytest
 from PIL import Image
 
 from automl_fashion.data.spec import study_info, study_spec
+from automl_fashion.errors import ConfigError
+from automl_fashion.search.config import SearchConfig
+from automl_fashion.search.loop import _open_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 CLASSES = ("blue-circle", "green-bar", "red-square")
@@ -46,6 +49,23 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 suffix = "png" if i % 2 else "jpg"
                 picture(kind, rng).save(root / part / kind / f"{i}.{suffix}")
     return root
+
+
+def test_the_validation_size_and_the_smoke_subset_follow_the_data_set(shop: Path) -> None:
+    config = SearchConfig(1)
+    dataset, n = _open_dataset(config)
+    assert (dataset.info.name, n, config.val_size) == ("fashion-mnist", 60_000, 10_000)
+    with pytest.raises(
+        ConfigError, match="--train-per-class: 5001; expected an integer from 1 to 5000"
+    ):
+        _open_dataset(SearchConfig(1, train_per_class=5001))
+    config = SearchConfig(1, data=str(shop))
+    dataset, n = _open_dataset(config)
+    assert (dataset.info.classes, n, config.val_size) == (CLASSES, 90, 18)  # 20% of 90
+    with pytest.raises(
+        ConfigError, match="--train-per-class: 25; expected an integer from 1 to 24"
+    ):
+        _open_dataset(SearchConfig(1, data=str(shop), train_per_class=25))
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
