@@ -117,7 +117,9 @@ def save_if_top(
         np.savez(
             tmp / VAL_FILE,
             proba=np.asarray(proba_val, dtype=np.float32),
-            labels=np.asarray(data.y_val, dtype=np.uint8),
+            labels=np.asarray(
+                data.y_val, dtype=np.uint8 if data.info.n_classes <= 256 else np.int64
+            ),
         )
         meta["sha256"] = {
             name: sha256_file(tmp / name) for name in (ONNX_FILE, native.name, VAL_FILE)
@@ -279,6 +281,9 @@ def load_val(meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
             proba, labels = saved["proba"], saved["labels"]
     except (OSError, ValueError, KeyError):
         return None
-    if labels.ndim != 1 or proba.ndim != 2 or proba.shape != (len(labels), 10):
+    # N x number of classes; the labels index the columns
+    if labels.ndim != 1 or proba.ndim != 2 or len(proba) != len(labels) or proba.shape[1] < 2:
+        return None
+    if labels.size and int(labels.max()) >= proba.shape[1]:
         return None
     return proba, labels
