@@ -1,8 +1,10 @@
 """Use an exported model: load it, evaluate it on the test set, predict real pictures.
 
 Loading reads ``model.onnx`` with onnxruntime and ``model_card.json``; nothing is unpickled.
-Everything in the folder is untrusted: the card is checked field by field, the graph's
-output against the classes, and a picture is decoded only when its size is bounded.
+Everything in the folder is untrusted: the card is checked field by field (its ``dataset``
+too: the data set's input shape, classes and how its pictures were read), the graph's input
+and output against them, and a picture is decoded only when its size is bounded. Cards
+from before data sets were recorded describe Fashion-MNIST models.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from automl_fashion.data import CLASSES
+from automl_fashion.data.info import FASHION_MNIST, DatasetInfo
 from automl_fashion.errors import AutoMLFashionError, DataError
 
 #: A model card is a few kB; a bigger file is not one (and is not read into memory).
@@ -82,21 +84,25 @@ class ExportedModel:
                 "(make one with: automl-fashion export --out DIR)"
             )
         self.card: dict[str, Any] = read_card(card_path)
+        #: The data set the model was trained on: its input shape and how to read pictures.
+        self.info: DatasetInfo = card_dataset(self.card, card_path)
         try:
             self.session = onnx_session(onnx_path, threads)
         except Exception as exc:  # onnxruntime raises its own exception types
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
             raise ModelError(f"{onnx_path}: cannot load the ONNX model ({first})") from None
-        self.classes: list[str] = list(self.card.get("classes", CLASSES))
-        check_graph(self.session, onnx_path, len(self.classes))
+        self.classes: list[str] = list(self.card.get("classes", self.info.classes))
+        check_graph(self.session, onnx_path, len(self.classes), self.info.input_shape)
 
     def predict_proba(self, images: Any) -> np.ndarray:
-        """Probabilities (N x 10) for pixel arrays (N x 28 x 28 or N x 1 x 28 x 28, 0..255)
-        or image files; arrays go to the graph as the N x 1 x 28 x 28 it declares."""
+        """Probabilities (N x number of classes) for pixel arrays of the model's data set
+        (0..255; N x H x W or N x 1 x H x W for one channel, N x H x W x C or N x C x H x W
+        for colour; 28 x 28 for Fashion-MNIST) or picture files, read the way the data set
+        was read (:func:`read_input`)."""
         from automl_fashion.onnx_export import onnx_predict_proba
 
-        pixels = as_pixels(images)
-        proba = onnx_predict_proba(self.session, pixels)
+        pixels = as_pixels(images, self.info)
+        proba = onnx_predict_proba(self.session, pixels, shape=self.info.input_shape)
         if proba.ndim != 2 or proba.shape != (len(pixels), len(self.classes)):
             raise ModelError(
                 f"{self.directory / 'model.onnx'}: returned probabilities of shape "
@@ -128,7 +134,7 @@ class ExportedModel:
 
         for path in paths:
             try:
-                pending.append(FilePrediction(path, pixels=read_image(path)))
+                pending.append(FilePrediction(path, pixels=read_input(path, self.info)))
             except DataError as exc:  # NoObjectFound included
                 pending.append(FilePrediction(path, error=exc))
             if len(pending) >= batch:
@@ -167,15 +173,19 @@ def read_card(path: Path) -> dict[str, Any]:
         got = got if len(got) <= 60 else got[:57] + "..."
         return ModelError(f"{path}: field '{field}' must be {expected}; got {got}")
 
-    classes = card.get("classes", list(CLASSES))
+    info = card_dataset(card, path)
+    classes = card.get("classes", list(info.classes))
+    n = info.n_classes
     if (
         not isinstance(classes, list)
-        or len(classes) != len(CLASSES)
+        or len(classes) != n
         or not all(isinstance(c, str) and c.strip() and len(c) <= 100 for c in classes)
     ):
-        raise bad("classes", f"a list of {len(CLASSES)} non-empty names of up to 100 characters")
+        raise bad("classes", f"a list of {n} non-empty names of up to 100 characters")
     if any(printable(c) != c for c in classes):
         raise bad("classes", "names without control characters")
+    if "dataset" in card and tuple(classes) != info.classes:
+        raise bad("classes", "the classes of its 'dataset', in the same order")
     for field in ("family", "study"):
         if card.get(field) is not None and not isinstance(card[field], str):
             raise bad(field, "a string")
@@ -191,17 +201,50 @@ def read_card(path: Path) -> dict[str, Any]:
     return card
 
 
-def check_graph(session: Any, path: Path, n_classes: int) -> None:
-    """The graph takes ``pixels`` and returns ``probabilities`` of ``n_classes`` columns."""
+def card_dataset(card: dict[str, Any], path: Path) -> DatasetInfo:
+    """The data set a card's model was trained on (its ``dataset``, checked: ModelError);
+    Fashion-MNIST for cards written before cards recorded one."""
+    raw = card.get("dataset")
+    if raw is None:
+        return FASHION_MNIST
+    try:
+        info = DatasetInfo.from_dict(raw, where=f"{path}: field 'dataset'")
+    except DataError as exc:
+        raise ModelError(printable(str(exc))) from None
+    if any(printable(c) != c for c in info.classes):
+        raise ModelError(f"{path}: field 'dataset' has class names with control characters")
+    if info.reading == "fashion-mnist" and info.input_shape != FASHION_MNIST.input_shape:
+        raise ModelError(
+            f"{path}: field 'dataset' has shape {list(info.shape)} but reads pictures the "
+            "Fashion-MNIST way, which makes 1 x 28 x 28 inputs; expected 'reading': 'resize'"
+        )
+    return info
+
+
+def check_graph(
+    session: Any, path: Path, n_classes: int, shape: tuple[int, int, int] | None = None
+) -> None:
+    """The graph takes ``pixels`` (of ``shape``, C x H x W, where it declares one) and
+    returns ``probabilities`` of ``n_classes`` columns."""
     from automl_fashion.onnx_export import INPUT, OUTPUT
 
-    inputs = [i.name for i in session.get_inputs()]
+    inputs = {i.name: i.shape for i in session.get_inputs()}
     outputs = {o.name: o.shape for o in session.get_outputs()}
     if INPUT not in inputs or OUTPUT not in outputs:
         raise ModelError(
             f"{path}: expected an input '{INPUT}' and an output '{OUTPUT}'; the graph has "
-            f"inputs {printable(inputs)} and outputs {printable(list(outputs))}"
+            f"inputs {printable(list(inputs))} and outputs {printable(list(outputs))}"
         )
+    declared = inputs[INPUT]
+    if shape is not None and isinstance(declared, list) and declared:
+        fixed = [d if isinstance(d, int) else None for d in declared[1:]]
+        if len(fixed) != 3 or any(
+            d is not None and d != s for d, s in zip(fixed, shape, strict=True)
+        ):
+            raise ModelError(
+                f"{path}: input '{INPUT}' has shape {printable(declared)}; expected "
+                f"[N, {', '.join(map(str, shape))}], the shape of its card's data set"
+            )
     shape = outputs[OUTPUT]
     width = shape[-1] if shape else None
     if shape is not None and (len(shape) != 2 or (isinstance(width, int) and width != n_classes)):
@@ -216,18 +259,46 @@ def load_model(directory: str | os.PathLike[str], threads: int | None = None) ->
     return ExportedModel(directory, threads)
 
 
-def as_pixels(images: Any) -> np.ndarray:
-    """Arrays pass through; paths (or a list of them) are read with :func:`read_image`."""
+def as_pixels(images: Any, info: DatasetInfo = FASHION_MNIST) -> np.ndarray:
+    """Images of ``info``'s data set as float32: arrays of its shape (one image or N, in
+    its arrays' layout, N x ``info.array_shape``, or the graph's, N x C x H x W) pass
+    through; paths (or a list of them) are read with :func:`read_input`. Any other shape
+    is a DataError that says which shapes the data set's images have."""
     if isinstance(images, str | os.PathLike):
         images = [images]
     if isinstance(images, list | tuple) and images and isinstance(images[0], str | os.PathLike):
-        return np.stack([read_image(p) for p in images])
+        return np.stack([read_input(p, info) for p in images])
     array = np.asarray(images, dtype=np.float32)
-    if array.ndim == 2:
+    one, chw = info.array_shape, info.input_shape
+    if array.shape in (one, chw):
         array = array[None]
-    if array.shape[-2:] != (28, 28):
-        raise DataError(f"expected images of 28 x 28 pixels; got shape {array.shape}")
+    if array.shape[1:] not in (one, chw):
+        c, h, w = chw
+        layouts = " or ".join(f"N x {' x '.join(map(str, s))}" for s in dict.fromkeys((one, chw)))
+        colour = "" if c == 1 else f" in {c} channels"
+        raise DataError(
+            f"expected images of {h} x {w} pixels{colour}, the shape of the model's data set "
+            f"{info.name} ({layouts}); got shape {array.shape}"
+        )
     return array
+
+
+def read_input(path: str | os.PathLike[str], info: DatasetInfo = FASHION_MNIST) -> np.ndarray:
+    """A picture file as one input of ``info``'s data set (float32 0..255, its
+    ``array_shape``), read the way the data set's own pictures were read: Zalando's
+    conversion (:func:`read_image`) for Fashion-MNIST-style sets, the folder loader's
+    colour conversion and resize for folders of pictures (``reading`` "resize")."""
+    if info.reading == "fashion-mnist":
+        return read_image(path)
+    from automl_fashion.data.folder import read_picture
+
+    with _open_regular(path) as f, _open_image(f, path):
+        pass  # a regular file, in a format read_image allows, that decodes in bounded memory
+    color = "rgb" if info.channels == 3 else "gray"
+    pixels = np.asarray(read_picture(path, size=info.size, color=color), dtype=np.float32)
+    if pixels.shape != info.array_shape:
+        raise DataError(f"{path}: read as shape {pixels.shape}; expected {info.array_shape}")
+    return pixels
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
