@@ -8,31 +8,58 @@ from automl_fashion.cli._common import make_console
 
 
 def cmd_data_verify(args: argparse.Namespace) -> int:
-    """Locate the Fashion-MNIST files, check their digests and count images per class.
+    """Locate a data set, check it and count images per class in train, val and test.
 
-    Example: automl-fashion data verify --data-dir /usr/share/datasets/fashion-mnist
+    A built-in set's files are checked byte for byte against their published digests; a
+    folder of pictures gets every check a search makes (see --data), and the count says
+    what was held out as its test part.
+
+    Examples:
+      automl-fashion data verify --data-dir /usr/share/datasets/fashion-mnist
+      automl-fashion data verify --dataset mnist
+      automl-fashion data verify --data shop/ --image-size 32 --color rgb
     """
+    from rich.markup import escape
     from rich.table import Table
 
-    from automl_fashion.data import CLASSES
+    from automl_fashion.data.spec import DatasetSpec
     from automl_fashion.data.verify import verify
 
-    report = verify(args.data_dir, val_size=args.val_size, seed=args.seed)
+    spec = DatasetSpec(
+        name=args.dataset,
+        folder=args.data,
+        image_size=args.image_size,
+        color=args.color,
+        seed=args.seed,
+    ).validated()
+    report = verify(args.data_dir, dataset=spec, val_size=args.val_size, seed=args.seed)
     console = make_console(args)
-    console.print(f"Data folder: [bold]{report.directory}[/] (found via {report.origin})")
-    files = Table("file", "path", "SHA-256 of decompressed bytes")
-    for f in report.files:
-        files.add_row(f.name, f.path, "[green]ok[/]" if f.ok else f"[red]{f.problem}[/]")
-    console.print(files)
+    info = report.info
+    console.print(
+        f"Data set [bold]{escape(info.name)}[/]: {info.n_classes} classes, "
+        f"{' x '.join(map(str, info.shape))} (channels x height x width); "
+        f"[bold]{escape(report.directory)}[/] (found via {report.origin})",
+        soft_wrap=True,
+    )
+    if report.files:
+        files = Table("file", "path", "check")
+        for f in report.files:
+            files.add_row(
+                f.name, escape(f.path), "[green]ok[/]" if f.ok else f"[red]{f.problem}[/]"
+            )
+        console.print(files)
     if not report.ok:
         console.print("[red]Data verification failed.[/]")
         return 1
     counts = Table("class", *[f"{k} ({sum(v)})" for k, v in report.class_counts.items()])
-    for c, name in enumerate(CLASSES):
-        counts.add_row(f"{c} {name}", *[str(v[c]) for v in report.class_counts.values()])
+    for c, name in enumerate(info.classes):
+        counts.add_row(f"{c} {escape(name)}", *[str(v[c]) for v in report.class_counts.values()])
     console.print(counts)
+    what = f"All {len(report.files)} files verified" if report.files else "Every picture read"
+    if report.ignored:
+        what += f" ({report.ignored} files that are not pictures ignored)"
     console.print(
-        f"[green]All four files verified.[/] Split: seed {args.seed}, "
-        f"{args.val_size} validation images, stratified."
+        f"[green]{what}.[/] Split: seed {args.seed}, {sum(report.class_counts['val'])} "
+        f"validation images, stratified; test images: {escape(info.test)}."
     )
     return 0
