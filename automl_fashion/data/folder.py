@@ -306,16 +306,17 @@ def _from_cache(path: Path, shape: tuple[int, ...], labels: np.ndarray) -> np.nd
 
 
 def _pixel_stats(images: np.ndarray, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std on the 0..1 scale, summed in blocks (no float copy of all)."""
-    total = np.zeros(channels)
-    squares = np.zeros(channels)
+    """Per-channel mean and std on the 0..1 scale, exact, from histograms of the uint8
+    values (counted in blocks: no float or int copy of every pixel)."""
+    counts = np.zeros((channels, 256), dtype=np.int64)
     for start in range(0, len(images), 4096):
-        block = images[start : start + 4096].reshape(-1, channels).astype(np.float64) / 255
-        total += block.sum(axis=0)
-        squares += np.square(block).sum(axis=0)
-    count = max(1, images.size // channels)
-    mean = total / count
-    std = np.sqrt(np.maximum(squares / count - mean**2, 0))
+        block = images[start : start + 4096].reshape(-1, channels)
+        for c in range(channels):
+            counts[c] += np.bincount(block[:, c], minlength=256)
+    values = np.arange(256) / 255
+    n = np.maximum(counts.sum(axis=1), 1)
+    mean = counts @ values / n
+    std = np.sqrt(np.maximum(counts @ values**2 / n - mean**2, 0))
     # a std of 0 (every picture one colour) would divide by zero when normalising
     return (
         tuple(round(float(m), 4) for m in mean),
