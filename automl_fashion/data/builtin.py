@@ -127,8 +127,8 @@ KMNIST = IdxSet(
     title="Kuzushiji-MNIST",
     # one hiragana per row of the syllabary, in the order of the labels (rois-codh/kmnist)
     classes=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
-    # the values used across torchvision KMNIST code, beside Fashion-MNIST's 0.2860/0.3530
-    # (which we computed); not recomputed here: the files cannot be downloaded offline
+    # the values used across torchvision KMNIST code (where Fashion-MNIST's 0.2860/0.3530
+    # beside them match its files); not recomputed here: no download from this machine
     mean=0.1918,
     std=0.3483,
     flips=False,  # characters, like digits, change when mirrored
