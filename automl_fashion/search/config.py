@@ -115,9 +115,11 @@ class SearchConfig:
         """The data set these settings name (checked)."""
         from automl_fashion.data.spec import DatasetSpec
 
+        # absolute: export, evaluate and resume may run from another directory
+        folder = str(Path(self.data).expanduser().absolute()) if self.data else None
         return DatasetSpec(
             name=self.dataset,
-            folder=self.data,
+            folder=folder,
             image_size=self.image_size,
             color=self.color,
             seed=self.seed,

@@ -110,6 +110,16 @@ def test_the_study_records_its_data_set_for_export_and_the_report(tmp_path: Path
     assert study_info(optuna.create_study()) == FASHION_MNIST
 
 
+def test_the_study_records_a_relative_folder_as_an_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = SearchConfig(1, study="s", data="shop")
+    study = optuna.create_study()
+    record_settings(study, config, started=0.0, info=folder_info(tmp_path / "shop"))
+    assert study_spec(study).folder == str(tmp_path / "shop")
+
+
 def test_a_joining_worker_searches_the_study_data_set(tmp_path: Path) -> None:
     storage = str(tmp_path / "s.journal")
     first = SearchConfig(600, study="s", storage=storage, data=str(tmp_path), image_size=20)
