@@ -56,9 +56,6 @@ if TYPE_CHECKING:
     from automl_fashion.data.info import DatasetInfo
     from automl_fashion.data.spec import Dataset
 
-#: Search-space parameters that flip images: never set for a data set without flips.
-FLIP_PARAMS = ("flip",)
-
 
 @dataclass
 class SearchResult:
@@ -262,7 +259,7 @@ def _plan(
     seen = {str(t.params.get("family")) for t in study.get_trials(deepcopy=False)}
     variants = {}
     for name in config.families:
-        space = load_space(name, config.spaces_dir)
+        space = load_space(name, config.spaces_dir, info=info)
         variants[name] = [
             {k: v for k, v in var.items() if space.init.get(k) != v} for var in space.variants
         ]
@@ -283,13 +280,11 @@ def _plan(
 
 
 def _warm_start(study: optuna.Study, plan: Plan, spaces_dir: str | None, info: DatasetInfo) -> None:
-    """Queue the plan's known-good inits (families already in the study are not in it);
-    without the settings the data set does not allow (flips of digits)."""
+    """Queue the plan's known-good inits (families already in the study are not in it),
+    within what the data set allows (no flips of digits: see ``SearchSpace.for_data``)."""
     for item in plan.queue:
-        space = load_space(item.family, spaces_dir)
+        space = load_space(item.family, spaces_dir, info=info)
         params = {"family": item.family, **space.trial_params({**space.init, **item.overrides})}
-        if not info.flips:
-            params = {k: v for k, v in params.items() if k not in FLIP_PARAMS}
         study.enqueue_trial(params, user_attrs={"warm_start": True})
 
 

@@ -15,10 +15,12 @@ import optuna
 import pytest
 from PIL import Image
 
+from automl_fashion.data import sets
 from automl_fashion.data.spec import study_info, study_spec
 from automl_fashion.errors import ConfigError
 from automl_fashion.search.config import SearchConfig
-from automl_fashion.search.loop import _open_dataset
+from automl_fashion.search.loop import _open_dataset, _warm_start
+from automl_fashion.search.plan import Plan, Queued
 
 REPO = Path(__file__).resolve().parents[2]
 CLASSES = ("blue-circle", "green-bar", "red-square")
@@ -66,6 +68,23 @@ def test_the_validation_size_and_the_smoke_subset_follow_the_data_set(shop: Path
         ConfigError, match="--train-per-class: 25; expected an integer from 1 to 24"
     ):
         _open_dataset(SearchConfig(1, data=str(shop), train_per_class=25))
+
+
+def test_the_warm_start_never_flips_digits() -> None:
+    plan = Plan(
+        jobs=2,
+        threads=1,
+        queue=(Queued("cnn", {}, 1.0), Queued("cnn", {"shift": 1}, 1.0)),
+        skipped={},
+        reserve=0.0,
+        reasons=(),
+    )
+    for name, flips in (("fashion-mnist", True), ("mnist", False)):
+        study = optuna.create_study()
+        _warm_start(study, plan, None, sets.builtin(name).info)
+        queued = [t.system_attrs["fixed_params"] for t in study.get_trials()]
+        assert len(queued) == 2
+        assert all(("cnn.flip" in q) == flips for q in queued), (name, queued)
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
