@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from automl_fashion.storage import load_existing_study
-from tests.test_orchestrator import REPO
+from tests.sleepy_search import REPO
 
 CLI = [sys.executable, "-m", "automl_fashion"]
 PER_CLASS = 20  # the searched split: 200 training images
