@@ -5,10 +5,13 @@ for a model trained on a folder), or many in parallel (:func:`read_pictures`).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import math
 import multiprocessing
 import os
+import stat
+import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,16 +30,27 @@ MAX_PIXELS = 50_000_000
 CHUNK = 256
 PARALLEL_FROM = 8_192
 _ORIENTATION = 0x0112
+#: The memory a picture's decoding may use (here and in Zalando's conversion,
+#: :mod:`automl_fashion.data.zalando`), and what it costs per pixel of each mode (measured
+#: with Pillow 13: the decoded picture, its grayscale copy and float arrays of it, plus the
+#: white background and composite for transparent and palette pictures), with some margin.
+#: Bigger JPEGs are decoded at 1/2, 1/4 or 1/8 scale; other bigger pictures are refused.
+MAX_IMAGE_MEMORY = 512 * 2**20
+BYTES_PER_PIXEL = {"1": 11, "L": 11, "RGB": 15}
+OTHER_MODES_BYTES_PER_PIXEL = 25
+#: Formats pictures are opened in (no EPS, which Pillow decodes by running Ghostscript).
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
 
 
 def read_picture(path: str | os.PathLike[str], size: tuple[int, int], color: str) -> np.ndarray:
     """One picture file as a uint8 array of ``size`` = (height, width): H x W for
     ``color`` "gray", H x W x 3 for "rgb".
 
-    The reading: the EXIF orientation is applied, transparent parts are laid on white,
-    the picture is brought to the colour mode, then resized (bilinear, antialiased) to
-    exactly H x W, whatever its aspect ratio. A file that is not a readable picture is a
-    :class:`DataError` naming it.
+    Pictures are untrusted: only regular files in ``IMAGE_FORMATS`` whose decoding fits in
+    ``MAX_IMAGE_MEMORY`` are read. The reading: the EXIF orientation is applied,
+    transparent parts are laid on white, the picture is brought to the colour mode, then
+    resized (bilinear, antialiased) to exactly H x W, whatever its aspect ratio. A file
+    that is not a readable picture is a :class:`DataError` naming it.
     """
     from PIL import Image
 
@@ -45,7 +59,8 @@ def read_picture(path: str | os.PathLike[str], size: tuple[int, int], color: str
     mode = COLOR_MODES[color]
     height, width = size
     try:
-        with Image.open(path) as img:
+        # only regular files (a FIFO would block), in the formats allowed, of bounded size
+        with open_regular(path) as f, open_image(f, path) as img:
             if img.width * img.height > MAX_PIXELS:
                 raise DataError(
                     f"{path}: {img.width} x {img.height} pixels is too large a picture "
@@ -149,3 +164,63 @@ def read_pictures(
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     return out
+
+
+def open_regular(path: str | os.PathLike[str]) -> Any:
+    """A binary file object for ``path`` if it is a regular file (a FIFO or a device would
+    block or never end); the check is on the opened descriptor, so it cannot be swapped."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be opened ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DataError(f"{path}: not a regular file; expected a picture file (PNG, JPEG)")
+    return os.fdopen(fd, "rb")
+
+
+def pixel_limit(mode: str) -> int:
+    return MAX_IMAGE_MEMORY // BYTES_PER_PIXEL.get(mode, OTHER_MODES_BYTES_PER_PIXEL)
+
+
+def open_image(f: Any, path: str | os.PathLike[str]) -> Any:
+    """``Image.open`` of a picture whose decoding fits in ``MAX_IMAGE_MEMORY`` (not loaded);
+    a JPEG too big for it is set to decode at the largest reduced scale that fits."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            # our own limit is lower than Pillow's warning threshold
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(f, formats=IMAGE_FORMATS)
+    except Image.DecompressionBombError as exc:
+        raise DataError(
+            f"{path}: too large to read ({exc}); expected at most "
+            f"{pixel_limit('L') / 1e6:.0f} megapixels"
+        ) from None
+    except UnidentifiedImageError:
+        raise DataError(
+            f"{path}: not an image that can be decoded; expected {', '.join(IMAGE_FORMATS)}"
+        ) from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise DataError(f"{path}: not an image that can be decoded ({exc})") from None
+    w, h = img.size
+    if w * h > pixel_limit(img.mode):
+        # a JPEG decodes directly at 1/2, 1/4 or 1/8 scale (and colour ones as grayscale);
+        # draft() does nothing for other formats
+        drafted = "L" if img.mode == "RGB" else img.mode
+        for scale in (2, 4, 8):
+            if math.ceil(w / scale) * math.ceil(h / scale) <= pixel_limit(drafted):
+                img.draft("L", (w // scale, h // scale))
+                break
+    if img.width * img.height > pixel_limit(img.mode):
+        limit = pixel_limit(img.mode) / 1e6
+        img.close()
+        raise DataError(
+            f"{path}: {w} x {h} pixels is too large to read; expected at most "
+            f"{limit:.0f} megapixels for a picture in mode {img.mode} (a JPEG may be larger: "
+            "it is read at a reduced scale)"
+        )
+    return img

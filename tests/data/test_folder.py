@@ -148,7 +148,7 @@ def _bad(tmp_path: Path, case: str) -> Path:
         ("empty", r"--data .*bad: train/ holds no pictures"),
         ("one class", r"only one class \(boots\) in train/; expected at least 2 class folders"),
         ("few", r"class 'socks' has 4 picture\(s\) in train/; expected at least 5"),
-        ("unreadable", r"bad/train/hats/broken.png: not a readable picture"),
+        ("unreadable", r"bad/train/hats/broken.png: not an image that can be decoded"),
         ("file in train", r"train/stray.png is a file directly in train/ \(mixed nesting\)"),
         ("folder in class", r"train/hats/winter is a folder inside a class folder \(mixed"),
         ("test class", r"test/gloves is not a class of train/ \(its classes: boots, hats\)"),
@@ -204,9 +204,9 @@ def test_read_picture_turns_photos_upright(tmp_path: Path) -> None:
 
 def test_read_picture_names_bad_files(tmp_path: Path) -> None:
     (tmp_path / "empty.png").write_bytes(b"")
-    with pytest.raises(DataError, match=r"empty.png: not a readable picture"):
+    with pytest.raises(DataError, match=r"empty.png: not an image that can be decoded"):
         read_picture(tmp_path / "empty.png", (28, 28), "gray")
-    with pytest.raises(DataError, match=r"missing.png: not a readable picture"):
+    with pytest.raises(DataError, match=r"missing.png: no such file"):
         read_picture(tmp_path / "missing.png", (28, 28), "gray")
 
 
@@ -227,5 +227,5 @@ def test_an_unreadable_picture_stops_a_parallel_read(tmp_path: Path) -> None:
     root = make_folder(tmp_path / "many", {"a": 300, "b": 300})
     (root / "train" / "b" / "77.png").write_bytes(b"garbage")
     paths = sorted(root.glob("train/*/*.png"))
-    with pytest.raises(DataError, match=r"b/77.png: not a readable picture"):
+    with pytest.raises(DataError, match=r"b/77.png: not an image that can be decoded"):
         read_pictures(paths, (12, 12), "gray", workers=2, executor="processes")
