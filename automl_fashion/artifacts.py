@@ -61,6 +61,8 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def _family_values(study: optuna.Study, family: str) -> list[tuple[float, int]]:
+    """The family's complete trials, best first; on a tie the earlier trial first, as the
+    search and export choose the best trial (so that the best one is always kept)."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     return sorted(
         (
@@ -68,7 +70,7 @@ def _family_values(study: optuna.Study, family: str) -> list[tuple[float, int]]:
             for t in done
             if t.value is not None and t.params.get("family") == family
         ),
-        reverse=True,
+        key=lambda vn: (-vn[0], vn[1]),
     )
 
 
@@ -82,11 +84,12 @@ def save_if_top(
     root: str | None,
 ) -> Path | None:
     """Write the trial's model if fewer than ``KEEP_PER_FAMILY`` complete trials of its
-    family beat ``value``; ``proba_val`` are its validation probabilities."""
+    family beat or tie ``value`` (they came first); ``proba_val`` are its validation
+    probabilities."""
     if root is None:
         return None
     ranked = _family_values(study, model.name)
-    if len(ranked) >= KEEP_PER_FAMILY and value < ranked[KEEP_PER_FAMILY - 1][0]:
+    if len(ranked) >= KEEP_PER_FAMILY and value <= ranked[KEEP_PER_FAMILY - 1][0]:
         return None
     from automl_fashion.onnx_export import onnx_predict_proba, onnx_session, save_native, to_onnx
 
@@ -117,7 +120,9 @@ def save_if_top(
         np.savez(
             tmp / VAL_FILE,
             proba=np.asarray(proba_val, dtype=np.float32),
-            labels=np.asarray(data.y_val, dtype=np.uint8),
+            labels=np.asarray(
+                data.y_val, dtype=np.uint8 if data.info.n_classes <= 256 else np.int64
+            ),
         )
         meta["sha256"] = {
             name: sha256_file(tmp / name) for name in (ONNX_FILE, native.name, VAL_FILE)
@@ -279,6 +284,9 @@ def load_val(meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
             proba, labels = saved["proba"], saved["labels"]
     except (OSError, ValueError, KeyError):
         return None
-    if labels.ndim != 1 or proba.ndim != 2 or proba.shape != (len(labels), 10):
+    # N x number of classes; the labels index the columns
+    if labels.ndim != 1 or proba.ndim != 2 or len(proba) != len(labels) or proba.shape[1] < 2:
+        return None
+    if labels.size and int(labels.max()) >= proba.shape[1]:
         return None
     return proba, labels

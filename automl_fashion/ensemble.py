@@ -31,6 +31,7 @@ from automl_fashion.artifacts import (
     read_verified,
     saved_trials,
 )
+from automl_fashion.data.info import FASHION_MNIST, DatasetInfo
 
 #: Selection rounds at most (the weights are counts out of at most this many picks).
 MAX_ROUNDS = 25
@@ -58,7 +59,9 @@ class Ensemble:
     val_labels: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
     #: per validation image, the average with weights chosen on the other half (2-fold):
     #: out of sample, so a temperature fitted on it is too
-    held_out_proba: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 10)))
+    held_out_proba: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
+    #: the data set the members were trained on (the study's)
+    info: DatasetInfo = FASHION_MNIST
 
     @property
     def helps(self) -> bool:
@@ -83,7 +86,7 @@ def select(
     give weights such as 1:2:1 with the SVM that beat it (a 10-minute search: 93.93%
     against 93.81% on held-out halves). ``fits`` says whether a set of model indices may
     be an ensemble (deployment limits); picking a model again costs nothing more."""
-    stack = np.stack([np.asarray(p, dtype=np.float64) for p in probas])  # M x N x 10
+    stack = np.stack([np.asarray(p, dtype=np.float64) for p in probas])  # M x N x classes
     rows = np.arange(len(y))
 
     def quality(avg: np.ndarray) -> tuple[float, float]:
@@ -100,7 +103,7 @@ def select(
     total = stack[first].copy()
     best_quality, best_counts = quality(total), counts.copy()
     for k in range(1, max_rounds):
-        candidates = (total[None] + stack) / (k + 1)  # M x N x 10: the average with each added
+        candidates = (total[None] + stack) / (k + 1)  # M x N x classes: each one added
         accs = np.mean(candidates.argmax(-1) == y, axis=1)
         nlls = -np.mean(np.log(np.clip(candidates[:, rows, y], 1e-12, None)), axis=1)
         chosen = frozenset(np.flatnonzero(counts).tolist())
@@ -148,7 +151,11 @@ def build_ensemble(
 
     Only models scored on the same validation images as the best one take part (a study
     resumed with another split keeps older artifacts). A corrupt saved model is left out;
-    ``say`` is told why, in one line."""
+    ``say`` is told why, in one line. Models whose probabilities are not one per class of
+    the study's data set are left out the same way."""
+    from automl_fashion.data.spec import study_info
+
+    info = study_info(study)
     complete = {
         t.number: t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     }
@@ -160,6 +167,13 @@ def build_ensemble(
         if problem is not None and say is not None:
             say(f"trial {number}: saved model is corrupt ({problem}); left out of the ensemble")
         val = load_val(meta) if meta is not None else None
+        if val is not None and val[0].shape[1] != info.n_classes:
+            if say is not None:
+                say(
+                    f"trial {number}: saved model gives {val[0].shape[1]} probabilities, not "
+                    f"one per class of {info.name} ({info.n_classes}); left out of the ensemble"
+                )
+            continue
         if meta is not None and val is not None:
             saved.append((meta, *val))
     if not saved:
@@ -199,16 +213,17 @@ def build_ensemble(
         np.asarray(avg, dtype=np.float32),
         np.asarray(y_val, dtype=np.int64),
         held_out,
+        info,
     )
 
 
-def ensemble_onnx(members: tuple[Member, ...]) -> Any:
-    """One ONNX graph: every member's graph on the same ``pixels``, probabilities averaged
-    with the members' weights."""
+def ensemble_onnx(members: tuple[Member, ...], info: DatasetInfo = FASHION_MNIST) -> Any:
+    """One ONNX graph: every member's graph on the same ``pixels`` (N x C x H x W of the
+    data set ``info``), probabilities averaged with the members' weights."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from automl_fashion.onnx_export import INPUT, INPUT_SHAPE, OUTPUT, OUTPUT_SHAPE, finish
+    from automl_fashion.onnx_export import INPUT, OUTPUT, finish, input_shape, output_shape
 
     nodes: list[Any] = []
     initializers: list[Any] = []
@@ -237,8 +252,8 @@ def ensemble_onnx(members: tuple[Member, ...]) -> Any:
     graph = helper.make_graph(
         nodes,
         "automl_fashion_ensemble",
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, INPUT_SHAPE)],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, OUTPUT_SHAPE)],
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, input_shape(info))],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, output_shape(info))],
         initializer=initializers,
     )
     model = helper.make_model(
@@ -247,4 +262,4 @@ def ensemble_onnx(members: tuple[Member, ...]) -> Any:
     model.ir_version = ir_version
     families = ", ".join(f"{m.family} {m.weight:.2f}" for m in members)
     doc = f"automl-fashion ensemble ({families}): raw pixels 0..255 -> probabilities"
-    return finish(model, "ensemble", doc)
+    return finish(model, "ensemble", doc, info=info)

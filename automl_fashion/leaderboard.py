@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
-from automl_fashion.data import CLASSES
+from automl_fashion.data.info import FASHION_MNIST
+from automl_fashion.data.spec import study_info
 from automl_fashion.errors import ConfigError
 from automl_fashion.trial import CLASS_ACCURACY_ATTR
 
@@ -114,10 +115,11 @@ def _key_params(trial: optuna.trial.FrozenTrial) -> str:
     return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in items)
 
 
-def _class_accuracy(value: object) -> tuple[float | None, ...] | None:
-    """A trial's recorded per-class accuracies, if they are what ``run_trial`` writes (the
-    study is untrusted: anything else reads as not recorded)."""
-    if not isinstance(value, list) or len(value) != len(CLASSES):
+def _class_accuracy(value: object, n_classes: int) -> tuple[float | None, ...] | None:
+    """A trial's recorded per-class accuracies, if they are what ``run_trial`` writes, one
+    per class of the study's data set (the study is untrusted: anything else reads as not
+    recorded)."""
+    if not isinstance(value, list) or len(value) != n_classes:
         return None
     if not all(
         v is None or (isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1)
@@ -128,11 +130,13 @@ def _class_accuracy(value: object) -> tuple[float | None, ...] | None:
 
 
 def trials_frame(study: optuna.Study, *, cost_weight: float = DEFAULT_COST_WEIGHT) -> pd.DataFrame:
-    """One row per finished trial, with score, interval and Pareto flag."""
+    """One row per finished trial, with score, interval and Pareto flag. The frame's
+    ``attrs["classes"]`` are the class names of the study's data set (``per_class``)."""
     import pandas as pd
 
     if not cost_weight >= 0:
         raise ConfigError(f"--cost-weight must be >= 0; got {cost_weight}")
+    classes = study_info(study).classes
     rows: list[dict[str, Any]] = []
     for t in study.get_trials(deepcopy=False):
         if t.state not in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL):
@@ -162,11 +166,12 @@ def trials_frame(study: optuna.Study, *, cost_weight: float = DEFAULT_COST_WEIGH
                 "steps": len(t.intermediate_values),
                 "reason": ua.get("stop_reason") or ua.get("fail_reason") or "",
                 "params": _key_params(t),
-                "class_accuracy": _class_accuracy(ua.get(CLASS_ACCURACY_ATTR)),
+                "class_accuracy": _class_accuracy(ua.get(CLASS_ACCURACY_ATTR), len(classes)),
                 "finished": t.datetime_complete,
             }
         )
     frame = pd.DataFrame(rows)
+    frame.attrs["classes"] = classes
     if frame.empty:
         return frame
     complete = frame["state"] == "complete"
@@ -286,12 +291,15 @@ def by_family(
     return out.sort_values(column, ascending=ascending, na_position="last").reset_index(drop=True)
 
 
-def per_class(frame: pd.DataFrame, classes: tuple[str, ...] = CLASSES) -> pd.DataFrame:
-    """Validation accuracy per class (rows) of each family's best complete trial (columns,
-    named ``family #trial``); a last row ``all`` holds the overall accuracy. A trial that
-    recorded no per-class accuracy (older versions) has blank cells."""
+def per_class(frame: pd.DataFrame, classes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Validation accuracy per class (rows: ``classes``, by default the study's, which
+    ``trials_frame`` keeps in the frame's ``attrs``) of each family's best complete trial
+    (columns, named ``family #trial``); a last row ``all`` holds the overall accuracy. A
+    trial that recorded no per-class accuracy (older versions) has blank cells."""
     import pandas as pd
 
+    if classes is None:
+        classes = frame.attrs.get("classes", FASHION_MNIST.classes)
     best = by_family(frame)
     best = best[best["trial"].notna()] if not best.empty else best
     table = pd.DataFrame({"class": [*classes, "all"]})

@@ -1,12 +1,13 @@
 """Turn a trained family into files anyone can load safely: ONNX and safetensors.
 
-``model.onnx`` takes raw pixels (float32, 0..255, N x 1 x 28 x 28, the batch dimension
-symbolic) and returns the 10 class probabilities; every preprocessing step is inside the
-graph, so onnxruntime alone runs it, and OpenCV's DNN module too where the graph holds only
-standard ONNX operators (not XGBoost's trees: see ``OPENCV_UNSUPPORTED``). The graph passes
-``onnx.checker`` with ``full_check`` and says in ``metadata_props`` what it is (``metadata``).
-``model.safetensors`` holds the same learned arrays (weights, scaler statistics, PCA
-components, support vectors) in a format that cannot carry code.
+``model.onnx`` takes raw pixels (float32, 0..255, N x C x H x W of the model's data set,
+N x 1 x 28 x 28 for Fashion-MNIST, the batch dimension symbolic) and returns the class
+probabilities; every preprocessing step is inside the graph, so onnxruntime alone runs it,
+and OpenCV's DNN module too where the graph holds only standard ONNX operators (not
+XGBoost's trees: see ``OPENCV_UNSUPPORTED``). The graph passes ``onnx.checker`` with
+``full_check`` and says in ``metadata_props`` what it is (``metadata``), its data set
+included. ``model.safetensors`` holds the same learned arrays (weights, scaler statistics,
+PCA components, support vectors) in a format that cannot carry code.
 """
 
 from __future__ import annotations
@@ -19,17 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from automl_fashion.data import CLASSES, FILES
+from automl_fashion.data.info import FASHION_MNIST, DatasetInfo
 from automl_fashion.families import Family
 
 INPUT, OUTPUT = "pixels", "probabilities"
 OPSET = 15  # onnxmltools converts XGBoost up to opset 15
-#: The declared shapes; ``N`` is symbolic (any batch size).
-INPUT_SHAPE, OUTPUT_SHAPE = ("N", 1, 28, 28), ("N", len(CLASSES))
-INPUT_CONVENTION = (
-    "float32 pixel values 0..255, N x 1 x 28 x 28, a light object on a dark background "
-    "(Fashion-MNIST style)"
-)
 #: Operator domains OpenCV's DNN module cannot import, and why (the model card and the
 #: README say which families this rules out).
 OPENCV_UNSUPPORTED = {
@@ -38,48 +33,97 @@ OPENCV_UNSUPPORTED = {
 }
 
 
-def metadata(family: str, temperature: float | None = None) -> dict[str, str]:
+def input_shape(info: DatasetInfo) -> tuple[str | int, ...]:
+    """The graph's declared input: N x C x H x W (``N`` symbolic: any batch size)."""
+    return ("N", *info.input_shape)
+
+
+def output_shape(info: DatasetInfo) -> tuple[str | int, ...]:
+    """The graph's declared output: N x number of classes."""
+    return ("N", info.n_classes)
+
+
+def input_convention(info: DatasetInfo) -> str:
+    """What the graph's input holds, in words (the card and the metadata say it)."""
+    c, h, w = info.input_shape
+    if info.reading == "fashion-mnist":
+        look = "a light object on a dark background (Fashion-MNIST style)"
+    else:
+        look = f"{'RGB' if c == 3 else 'grayscale'} pictures resized to {h} x {w}"
+    return f"float32 pixel values 0..255, N x {c} x {h} x {w}, {look}"
+
+
+def info_of(model: Any) -> DatasetInfo:
+    """The data set a fitted family was trained on (``info_``); Fashion-MNIST for families
+    that do not record one."""
+    info = getattr(model, "info_", None)
+    return info if isinstance(info, DatasetInfo) else FASHION_MNIST
+
+
+def metadata(
+    family: str, temperature: float | None = None, info: DatasetInfo = FASHION_MNIST
+) -> dict[str, str]:
     """What ``model.onnx`` says about itself in ``metadata_props``, so that the file alone
-    tells what index 6 means and what pixels it expects (and, for a calibrated graph, its
-    temperature)."""
+    tells what index 6 means and what pixels it expects (the data set's description, as
+    the model card has it), and, for a calibrated graph, its temperature."""
     from automl_fashion import __version__
 
     extra = {} if temperature is None else {"temperature": repr(float(temperature))}
     return {
         **extra,
-        "classes": json.dumps(list(CLASSES)),
-        "input": INPUT_CONVENTION,
-        "output": f"probabilities, N x {len(CLASSES)}, in the order of 'classes'",
+        "classes": json.dumps(list(info.classes)),
+        "input": input_convention(info),
+        "output": f"probabilities, N x {info.n_classes}, in the order of 'classes'",
         "family": family,
-        "dataset": "Fashion-MNIST (Zalando Research)",
-        "dataset_sha256": json.dumps({spec.name: spec.sha256 for spec in FILES.values()}),
+        "dataset": json.dumps(info.as_dict()),
+        "dataset_sha256": json.dumps(dict(info.digests)),
         "automl_fashion_version": __version__,
     }
 
 
-def finish(proto: Any, family: str, doc: str, temperature: float | None = None) -> Any:
-    """Declare the input and output shapes, write the metadata, and check the whole model
-    strictly (types and shapes inferred through every node): a graph that fails is never
-    saved."""
+def graph_info(proto: Any) -> DatasetInfo:
+    """The data set a finished graph says it was trained on (``metadata``); Fashion-MNIST
+    for graphs written before graphs carried it. Raises DataError when it is not valid."""
+    props = {p.key: p.value for p in proto.metadata_props}
+    if "dataset" not in props:
+        return FASHION_MNIST
+    try:
+        raw = json.loads(props["dataset"])
+    except ValueError:  # "Fashion-MNIST (Zalando Research)", as graphs said before
+        return FASHION_MNIST
+    return DatasetInfo.from_dict(raw, where="model.onnx metadata 'dataset'")
+
+
+def finish(
+    proto: Any,
+    family: str,
+    doc: str,
+    temperature: float | None = None,
+    info: DatasetInfo = FASHION_MNIST,
+) -> Any:
+    """Declare the input and output shapes of ``info``'s data set, write the metadata, and
+    check the whole model strictly (types and shapes inferred through every node, so a
+    graph whose shapes are not the data set's fails): a graph that fails is never saved."""
     import onnx
     from onnx import helper
 
     for value, name, shape in (
-        (proto.graph.input[0], INPUT, INPUT_SHAPE),
-        (proto.graph.output[0], OUTPUT, OUTPUT_SHAPE),
+        (proto.graph.input[0], INPUT, input_shape(info)),
+        (proto.graph.output[0], OUTPUT, output_shape(info)),
     ):
         value.CopyFrom(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, shape))
     del proto.metadata_props[:]
-    helper.set_model_props(proto, metadata(family, temperature))
+    helper.set_model_props(proto, metadata(family, temperature, info))
     proto.doc_string = doc
     onnx.checker.check_model(proto, full_check=True)
     return proto
 
 
-def calibrate(proto: Any, temperature: float, family: str) -> Any:
+def calibrate(proto: Any, temperature: float, family: str, info: DatasetInfo | None = None) -> Any:
     """A copy of a finished graph whose probabilities are temperature-scaled:
     softmax(log(p + EPS) / T), from standard operators that OpenCV's DNN module runs too
-    (Add, Log, Mul, Softmax). The argmax is unchanged."""
+    (Add, Log, Mul, Softmax). The argmax is unchanged. ``info``: the graph's data set (by
+    default what its metadata says)."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -111,7 +155,7 @@ def calibrate(proto: Any, temperature: float, family: str) -> Any:
         ]
     )
     doc = f"{proto.doc_string}; temperature-scaled probabilities (T = {temperature:.4f})"
-    return finish(out, family, doc, temperature)
+    return finish(out, family, doc, temperature, graph_info(proto) if info is None else info)
 
 
 def opencv_problem(proto: Any) -> str | None:
@@ -122,19 +166,28 @@ def opencv_problem(proto: Any) -> str | None:
 
 
 def to_onnx(model: Family) -> Any:
-    """The ONNX ModelProto of a fitted family (input ``pixels``, output ``probabilities``)."""
+    """The ONNX ModelProto of a fitted family (input ``pixels`` of its data set's shape,
+    output ``probabilities``, one per class)."""
+    info = info_of(model)
     custom = getattr(model, "to_onnx", None)  # families whose model is not a torch module
-    proto = custom() if custom is not None else torch_to_onnx(model.deploy_module(), OUTPUT)
-    doc = f"automl-fashion {model.name}: raw pixels 0..255 -> 10 probabilities"
-    return finish(proto, model.name, doc)
+    proto = (
+        custom()
+        if custom is not None
+        else torch_to_onnx(model.deploy_module(), OUTPUT, info.input_shape)
+    )
+    doc = f"automl-fashion {model.name}: raw pixels 0..255 -> {info.n_classes} probabilities"
+    return finish(proto, model.name, doc, info=info)
 
 
-def torch_to_onnx(module: Any, output: str) -> Any:
-    """Trace a torch module from ``pixels`` (N x 1 x 28 x 28) to ``output`` into ONNX."""
+def torch_to_onnx(
+    module: Any, output: str, shape: tuple[int, int, int] = FASHION_MNIST.input_shape
+) -> Any:
+    """Trace a torch module from ``pixels`` (N x C x H x W, ``shape`` = C x H x W) to
+    ``output`` into ONNX."""
     import onnx
     import torch
 
-    example = torch.zeros(2, 1, 28, 28)
+    example = torch.zeros(2, *shape)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -192,15 +245,53 @@ def onnx_session(model: str | Path | bytes, threads: int | None = None) -> Any:
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
-def onnx_predict_proba(session: Any, X: np.ndarray, batch: int = 2048) -> np.ndarray:
-    """Probabilities for N images of 28 x 28 pixels in any N-first layout (N x 28 x 28,
-    N x 1 x 28 x 28, N x 784), given to the graph as the N x 1 x 28 x 28 it declares."""
+def declared_input(session: Any) -> tuple[int, int, int] | None:
+    """C x H x W of the graph's ``pixels`` input, when the graph declares it."""
+    inputs = session.get_inputs()
+    shape = inputs[0].shape if inputs else None
+    if not isinstance(shape, list | tuple) or len(shape) != 4:
+        return None
+    c, h, w = shape[1:]
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in (c, h, w)):
+        return None
+    return c, h, w
+
+
+def describe_images(shape: tuple[int, int, int]) -> str:
+    """The layouts ``onnx_predict_proba`` takes, in words, for error messages."""
+    c, h, w = shape
+    if c == 1:
+        return f"N images of {h} x {w} pixels (N x 1 x {h} x {w}, N x {h} x {w} or N x {h * w})"
+    return (
+        f"N images of {h} x {w} pixels in {c} channels (N x {c} x {h} x {w} or N x {h} x {w} x {c})"
+    )
+
+
+def onnx_predict_proba(
+    session: Any,
+    X: np.ndarray,
+    batch: int = 2048,
+    shape: tuple[int, int, int] | None = None,
+) -> np.ndarray:
+    """Probabilities for N images of the graph's input shape C x H x W (``shape``, or the
+    one the graph declares, or Fashion-MNIST's 1 x 28 x 28 for graphs that declare none),
+    given to the graph as the N x C x H x W it takes. One channel: any N-first layout
+    (N x H x W, N x 1 x H x W, N x H*W); colour: N x C x H x W or N x H x W x C (as the
+    data sets' arrays are)."""
+    shape = shape or declared_input(session) or FASHION_MNIST.input_shape
+    c, h, w = shape
     X = np.asarray(X, dtype=np.float32)
-    if X.ndim == 0 or X[:1].size not in (0, 28 * 28):
-        raise ValueError(
-            f"expected N images of 28 x 28 pixels (N x 1 x 28 x 28, N x 28 x 28 or N x 784); "
-            f"got shape {X.shape}"
-        )
-    X = X.reshape(len(X), 1, 28, 28)
+    if c > 1 and X.ndim == 4 and X.shape[1:] == (h, w, c):
+        X = X.transpose(0, 3, 1, 2)
+    fits = X.ndim > 0 and X[:1].size in (0, c * h * w)
+    if c > 1:
+        fits = X.ndim == 4 and X.shape[1:] == (c, h, w)
+    if not fits:
+        raise ValueError(f"expected {describe_images(shape)}; got shape {X.shape}")
+    X = np.ascontiguousarray(X.reshape(len(X), c, h, w))
     parts = [session.run([OUTPUT], {INPUT: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
-    return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
+    if parts:
+        return np.concatenate(parts)
+    outputs = session.get_outputs()
+    width = outputs[0].shape[-1] if outputs and outputs[0].shape else None
+    return np.zeros((0, width if isinstance(width, int) else 0), np.float32)

@@ -20,6 +20,11 @@ A file looks like::
 of the given values. Loading validates the whole file; errors name the file, the parameter
 and the bad value. Parameter names in the Optuna study are ``<family>.<name>`` because one
 study holds several families.
+
+A space is searched within what the data set allows (:meth:`SearchSpace.for_data`): where a
+mirror image changes the label (``DatasetInfo.flips`` false, digits), ``flip`` is fixed to
+false, so it is never suggested, and init and variants have it off. The files stay as
+they are.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +41,12 @@ from automl_fashion.errors import ConfigError
 if TYPE_CHECKING:
     import optuna
 
+    from automl_fashion.data.info import DatasetInfo
+
 TYPES = ("float", "int", "categorical", "bool", "fixed")
+#: Parameters that mirror training images (and switch on flip test-time augmentation):
+#: off where a mirror image changes the label.
+FLIP_PARAMS = ("flip",)
 
 
 def spaces_dir() -> Path:
@@ -120,10 +130,27 @@ class SearchSpace:
                 out[p.name] = p.check(params[p.name], self.source)
         return out
 
-    def suggest(self, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
-        """Draw one configuration through Optuna (names prefixed with the family)."""
+    def for_data(self, info: DatasetInfo | None) -> SearchSpace:
+        """This space as the data set ``info`` allows it: without flips (``flip`` fixed to
+        false, in init and variants too) where a mirror image changes the label. ``None``,
+        or a data set whose labels survive a mirror: the space itself."""
+        if info is None or info.flips or not any(p.name in FLIP_PARAMS for p in self.params):
+            return self
+        params = tuple(
+            replace(p, type="fixed", value=False) if p.name in FLIP_PARAMS else p
+            for p in self.params
+        )
+        off = {name: False for name in FLIP_PARAMS if name in self.init}
+        variants = tuple({**v, **{k: False for k in FLIP_PARAMS if k in v}} for v in self.variants)
+        return SearchSpace(self.family, params, {**self.init, **off}, self.source, variants)
+
+    def suggest(
+        self, trial: optuna.trial.BaseTrial, info: DatasetInfo | None = None
+    ) -> dict[str, Any]:
+        """Draw one configuration through Optuna (names prefixed with the family), within
+        what the data set ``info`` allows (see :meth:`for_data`; ``None``: everything)."""
         out: dict[str, Any] = {}
-        for p in self.params:
+        for p in self.for_data(info).params:
             if not p.applies(out):
                 continue
             key = f"{self.family}.{p.name}"
@@ -224,8 +251,13 @@ def parse_space(doc: Any, where: str, family: str | None = None) -> SearchSpace:
     return SearchSpace(name, params, space.validate(init), where, variants)
 
 
-def load_space(family: str, directory: str | os.PathLike[str] | None = None) -> SearchSpace:
-    """Load and validate ``<directory>/<family>.yaml``."""
+def load_space(
+    family: str,
+    directory: str | os.PathLike[str] | None = None,
+    info: DatasetInfo | None = None,
+) -> SearchSpace:
+    """Load and validate ``<directory>/<family>.yaml``; with ``info``, as that data set
+    allows it (:meth:`SearchSpace.for_data`)."""
     import yaml
 
     path = Path(directory) if directory is not None else spaces_dir()
@@ -238,4 +270,4 @@ def load_space(family: str, directory: str | os.PathLike[str] | None = None) -> 
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
-    return parse_space(doc, str(path), family)
+    return parse_space(doc, str(path), family).for_data(info)

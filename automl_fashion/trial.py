@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 from automl_fashion import families
 from automl_fashion.artifacts import drop_outside_top, save_if_top
 from automl_fashion.budget import BudgetExhausted
-from automl_fashion.data import Split
+from automl_fashion.data import DatasetInfo, Split
 from automl_fashion.errors import AutoMLFashionError
 from automl_fashion.pruning import FAMILY_PARAM
 from automl_fashion.search_space import load_space
@@ -53,10 +53,13 @@ def class_accuracy(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> list
     ]
 
 
-def suggest(trial: optuna.Trial, settings: TrialSettings) -> tuple[str, dict[str, object]]:
-    """The family and its configuration for this trial (enqueued values win)."""
+def suggest(
+    trial: optuna.Trial, settings: TrialSettings, info: DatasetInfo
+) -> tuple[str, dict[str, object]]:
+    """The family and its configuration for this trial (enqueued values win), within what
+    the data set allows (no flips of digits)."""
     family = str(trial.suggest_categorical(FAMILY_PARAM, list(settings.families)))
-    return family, load_space(family, settings.spaces_dir).suggest(trial)
+    return family, load_space(family, settings.spaces_dir).suggest(trial, info=info)
 
 
 def run_trial(
@@ -78,7 +81,7 @@ def run_trial(
     trial.set_user_attr("n_train", len(data.y_train))
     trial.set_user_attr("n_val", len(data.y_val))
     try:
-        family, params = suggest(trial, settings)
+        family, params = suggest(trial, settings, data.info)
         trial.set_user_attr(
             CONFIG_ATTR,
             {"family": family, "params": params, "seed": settings.seed + trial.number},

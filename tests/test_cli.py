@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,16 @@ def test_every_command_has_help_and_is_in_the_readme(command: list[str]) -> None
         (["search", "--budget", "1m", "--jobs", "0"], "--jobs must be at least 1; got 0"),
         (["search", "--budget", "1m", "--storage", "nonsense"], "is not a storage URL"),
         (["data", "verify", "--data-dir", "/nonexistent"], "--data-dir=/nonexistent lacks"),
+        (
+            ["search", "--budget", "1m", "--dataset", "cifar"],
+            "--dataset: 'cifar' is not a built-in",
+        ),
+        (["search", "--budget", "1m", "--image-size", "32"], "--image-size 32: only for a folder"),
+        (["data", "verify", "--data", "/nonexistent"], "/nonexistent"),
+        (
+            ["search", "--budget", "1m", "--data", "/x", "--image-size", "4"],
+            "--image-size: 4; expected an integer 8 to 256",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line(args: list[str], message: str, tmp_path: Path) -> None:
@@ -77,3 +88,23 @@ def test_storage_password_is_never_printed(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "s3cret" not in out.stdout + out.stderr and "me:***@" in out.stderr
+
+
+def test_data_verify_speaks_a_folder_data_set_s_class_names(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for name in ("boots", "hats"):
+        (tmp_path / "train" / name).mkdir(parents=True)
+        for i in range(10):
+            Image.new("RGB", (12 + i, 9), (20 * i, 0, 0)).save(
+                tmp_path / "train" / name / f"{i}.png"
+            )
+    out = subprocess.run(
+        [sys.executable, "-m", "automl_fashion", "data", "verify", "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AUTOML_FASHION_CACHE": str(tmp_path / "cache")},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "0 boots" in out.stdout and "1 hats" in out.stdout
+    assert "held out 20%, seed 0" in out.stdout

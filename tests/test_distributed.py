@@ -20,7 +20,7 @@ import pytest
 from optuna.trial import TrialState
 
 from automl_fashion.storage import open_storage
-from tests.test_orchestrator import env, set_sleepy  # noqa: F401 - fixtures and helpers
+from tests.sleepy_search import set_sleepy
 
 PG = os.environ.get("AUTOML_FASHION_TEST_PG")
 pytestmark = pytest.mark.skipif(
@@ -66,7 +66,7 @@ def wait_for(predicate, proc: subprocess.Popen[str] | None = None, timeout: floa
     raise AssertionError("condition not reached in time")
 
 
-def test_search_and_worker_share_one_study(env: dict[str, str]) -> None:  # noqa: F811
+def test_search_and_worker_share_one_study(env: dict[str, str]) -> None:
     set_sleepy(env, rung_seconds=0.1, epochs=3)
     study = f"two-{uuid.uuid4().hex[:8]}"
     search = subprocess.Popen(
@@ -111,7 +111,7 @@ def test_search_and_worker_share_one_study(env: dict[str, str]) -> None:  # noqa
     assert len(pd.read_csv(io.StringIO(board.stdout))) == len(trials)
 
 
-def test_a_worker_killed_mid_trial_is_failed_and_retried(env: dict[str, str]) -> None:  # noqa: F811
+def test_a_worker_killed_mid_trial_is_failed_and_retried(env: dict[str, str]) -> None:
     set_sleepy(env, rung_seconds=1.0, epochs=30)
     env = {**env, "AUTOML_FASHION_HEARTBEAT": "1"}  # stale after 4 s without a heartbeat
     study = f"kill-{uuid.uuid4().hex[:8]}"

@@ -381,3 +381,26 @@ def test_a_malformed_per_class_record_reads_as_missing(tmp_path: Path, recorded:
     add_complete(study, 1, recorded, base=0.95)  # type: ignore[arg-type]
     table = lb.per_class(lb.trials_frame(study)).set_index("class")
     assert table["mlp #8"].iloc[:10].isna().all() and table.loc["all", "mlp #8"] == 0.95
+
+
+def test_per_class_speaks_the_class_names_the_study_recorded(tmp_path: Path) -> None:
+    """A study of another data set: its own class names, one accuracy per class; a
+    tampered description of it is a one-line error."""
+    from automl_fashion.data.info import FASHION_MNIST
+    from automl_fashion.data.spec import INFO_ATTR
+
+    study = make_study(tmp_path)
+    shop = {**FASHION_MNIST.as_dict(), "name": "folder:shop", "classes": ["bag", "hat", "shoe"]}
+    study.set_user_attr(INFO_ATTR, shop)
+    add_complete(study, 1, [0.5, 0.75, 1.0], base=0.95)
+    table = lb.per_class(lb.trials_frame(study)).set_index("class")
+    assert table.index.tolist() == ["bag", "hat", "shoe", "all"]
+    assert table.loc["hat", "mlp #8"] == 0.75 and table.loc["all", "mlp #8"] == 0.95
+    out = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--per-class")
+    assert out.returncode == 0, out.stderr
+    assert [line.split()[0] for line in out.stdout.splitlines() if line.split()[:1] in (
+        ["bag"], ["hat"], ["shoe"], ["Trouser"])] == ["bag", "hat", "shoe"]  # fmt: skip
+    study.set_user_attr(INFO_ATTR, {**shop, "shape": [2, 28, 28]})  # tampered
+    bad = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--per-class")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "its data set: 'shape' is [2, 28, 28]" in bad.stderr

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from automl_fashion import model as model_module
-from automl_fashion.data import CLASSES
+from automl_fashion.data import CLASSES, pictures, zalando
 from automl_fashion.errors import DataError
 from automl_fashion.model import ModelError, NoObjectFound, load_model, printable, read_image
 
@@ -137,7 +137,7 @@ def test_only_regular_files_are_read(tmp_path: Path) -> None:
 def test_a_picture_too_large_to_decode_is_refused_before_decoding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(model_module, "MAX_IMAGE_MEMORY", 11 * 100 * 100)  # 10,000 gray pixels
+    monkeypatch.setattr(pictures, "MAX_IMAGE_MEMORY", 11 * 100 * 100)  # 10,000 gray pixels
     shirt((120, 90), "L").save(tmp_path / "big.png")
     decoded: list[Any] = []
     monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(self))
@@ -151,7 +151,7 @@ def test_a_large_jpeg_is_decoded_at_a_reduced_scale(
 ) -> None:
     shirt((400, 300)).save(tmp_path / "photo.jpg", quality=95)
     full = read_image(tmp_path / "photo.jpg")
-    monkeypatch.setattr(model_module, "MAX_IMAGE_MEMORY", 11 * 40_000)  # 40,000 gray pixels
+    monkeypatch.setattr(pictures, "MAX_IMAGE_MEMORY", 11 * 40_000)  # 40,000 gray pixels
     reduced = read_image(tmp_path / "photo.jpg")  # 400 x 300 at 1/4: 100 x 75
     assert np.abs(reduced - full).mean() < 20  # the same object, scaled down
     with Image.open(tmp_path / "photo.jpg") as img:
@@ -245,7 +245,7 @@ def test_odd_shapes_become_28_by_28_grey_levels(shape: tuple[int, int]) -> None:
         rng.integers(0, 256, shape, dtype=np.uint8),
         np.where(rng.random(shape) < 0.5, 0, 255).astype(np.uint8),
     ):
-        out = model_module.convert(gray)
+        out = zalando.convert(gray)
         assert out.shape == (28, 28) and out.dtype == np.float32
         assert out.min() >= 0 and out.max() <= 255 and np.array_equal(out, np.rint(out))
 

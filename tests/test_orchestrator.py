@@ -8,107 +8,28 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import optuna
 import pytest
-import yaml
 from optuna.trial import TrialState
 
-from automl_fashion.search_space import spaces_dir
+from tests.sleepy_search import (
+    PLUGIN_DIR,
+    REPO,
+    TAG,
+    children,
+    load,
+    processes,
+    search_cmd,
+    set_sleepy,
+    wait_for,
+)
 
-PLUGIN_DIR = Path(__file__).parent / "plugins"
-REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    spaces = tmp_path / "spaces"
-    shutil.copytree(spaces_dir(), spaces)
-    shutil.copy(PLUGIN_DIR / "sleepy.yaml", spaces / "sleepy.yaml")
-    return {
-        **os.environ,
-        "AUTOML_FASHION_PLUGINS": "sleepy=tests.plugins.sleepy:SleepyFamily",
-        "AUTOML_FASHION_SPACES": str(spaces),
-        "AUTOML_FASHION_STUDIES": str(tmp_path / "studies"),
-        "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-        TAG: uuid.uuid4().hex,  # marks every process this test starts (see `processes`)
-    }
-
-
-def set_sleepy(env: dict[str, str], **changes: object) -> None:
-    path = Path(env["AUTOML_FASHION_SPACES"]) / "sleepy.yaml"
-    doc = yaml.safe_load(path.read_text())
-    for key, value in changes.items():
-        doc["params"][key] = {"type": "fixed", "value": value}
-        doc["init"][key] = value
-    path.write_text(yaml.safe_dump(doc))
-
-
-def search_cmd(budget: str, *extra: str, study: str = "t") -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "automl_fashion",
-        "search",
-        "--budget",
-        budget,
-        "--families",
-        "sleepy",
-        "--study",
-        study,
-        "--quiet",
-        "--train-per-class",
-        "20",
-        *extra,
-    ]
-
-
-def load(env: dict[str, str], study: str = "t") -> optuna.Study:
-    path = Path(env["AUTOML_FASHION_STUDIES"]) / f"{study}.journal"
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
-    return optuna.load_study(study_name=study, storage=storage)
-
-
-TAG = "AUTOML_FASHION_TEST_TAG"
-
-
-def processes(env: dict[str, str]) -> set[int]:
-    """Live processes started with ``env`` (a search, its workers, their resource tracker):
-    they inherit its tag, whoever their parent is now."""
-    marker = f"{TAG}={env[TAG]}".encode()
-    pids = set()
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and int(proc.name) != os.getpid():
-            try:
-                environ = (proc / "environ").read_bytes()
-                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if marker in environ.split(b"\0") and state not in ("Z", "X"):
-                pids.add(int(proc.name))
-    return pids
-
-
-def children(pid: int) -> set[int]:
-    """The processes whose parent is ``pid``."""
-    found = set()
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.add(int(proc.name))
-    return found
+__all__ = ["PLUGIN_DIR", "REPO", "TAG", "children", "load", "processes"]
 
 
 def test_budget_is_honoured_and_trials_stop_at_a_rung(env: dict[str, str]) -> None:
@@ -124,7 +45,7 @@ def test_budget_is_honoured_and_trials_stop_at_a_rung(env: dict[str, str]) -> No
     assert all(t.state == TrialState.PRUNED and t.intermediate_values for t in stopped)
     assert out.returncode == 1  # nothing could complete: said so, non-zero, even --quiet
     assert "no trial completed" in out.stderr and "by the budget" in out.stderr
-    _wait_for(lambda: not processes(env), timeout=10)  # no orphan worker processes
+    wait_for(lambda: not processes(env), timeout=10)  # no orphan worker processes
 
 
 def test_a_rung_longer_than_the_budget_is_cut_at_the_hard_deadline(env: dict[str, str]) -> None:
@@ -198,15 +119,6 @@ def _two_running(env: dict[str, str]) -> bool:
     return sum(t.state == TrialState.RUNNING for t in trials) == 2
 
 
-def _wait_for(predicate, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
-
-
 def test_resume_after_sigkill_loses_no_complete_trial(
     env: dict[str, str], start_search: Start
 ) -> None:
@@ -223,7 +135,7 @@ def test_resume_after_sigkill_loses_no_complete_trial(
             running = sum(t.state == TrialState.RUNNING for t in trials)
             return done >= 2 and running >= 1
 
-        _wait_for(progressed)
+        wait_for(progressed)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # parent and workers, no chance to clean up
         proc.wait()
@@ -252,7 +164,7 @@ def test_resume_after_sigkill_loses_no_complete_trial(
 def test_ctrl_c_stops_cleanly_and_resume_retries(env: dict[str, str], start_search: Start) -> None:
     set_sleepy(env, rung_seconds=0.5, epochs=20, diverge=False)
     proc = start_search(subprocess.PIPE)
-    _wait_for(lambda: _two_running(env))
+    wait_for(lambda: _two_running(env))
     start = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
     proc.communicate(timeout=60)
@@ -272,14 +184,14 @@ def test_sigterm_stops_like_ctrl_c_and_leaves_no_worker(
 ) -> None:
     set_sleepy(env, rung_seconds=0.5, epochs=20, diverge=False)
     proc = start_search(subprocess.PIPE)
-    _wait_for(lambda: _two_running(env))
+    wait_for(lambda: _two_running(env))
     proc.terminate()  # `kill PID`: the search process only
     proc.communicate(timeout=60)
     trials = load(env).get_trials()
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     interrupted = [t for t in trials if "interrupted" in t.user_attrs.get("fail_reason", "")]
     assert len(interrupted) == 2, [(t.state, t.user_attrs) for t in trials]
-    _wait_for(lambda: not processes(env), timeout=10)
+    wait_for(lambda: not processes(env), timeout=10)
 
 
 def test_workers_stop_at_their_next_rung_when_the_search_is_killed(
@@ -287,12 +199,12 @@ def test_workers_stop_at_their_next_rung_when_the_search_is_killed(
 ) -> None:
     set_sleepy(env, rung_seconds=0.5, epochs=20, diverge=False)
     proc = start_search(subprocess.DEVNULL)
-    _wait_for(lambda: _two_running(env))
+    wait_for(lambda: _two_running(env))
     assert len(children(proc.pid)) >= 2  # two workers (and a resource tracker)
     proc.kill()  # SIGKILL to the search alone: its workers are orphaned
     proc.wait()
     # workers and the resource tracker end within a few seconds, not at their next trial
-    _wait_for(lambda: not processes(env), timeout=10)
+    wait_for(lambda: not processes(env), timeout=10)
     trials = load(env).get_trials()
     ended = [t for t in trials if t.user_attrs.get("fail_reason") == "the search process ended"]
     assert len(ended) == 2 and not [t for t in trials if t.state == TrialState.RUNNING]

@@ -41,3 +41,46 @@ def test_a_bad_variant_is_a_one_line_error_naming_the_file(variants: object, mes
 def test_the_cnn_ships_a_variant_that_differs_from_its_init() -> None:
     space = load_space("cnn")
     assert space.variants and all(v != space.init for v in space.variants)
+
+
+# -- what the data set allows -----------------------------------------------------------
+def digits_like() -> object:
+    import dataclasses
+
+    from automl_fashion.data import FASHION_MNIST
+
+    return dataclasses.replace(FASHION_MNIST, name="test:digits-like", flips=False)
+
+
+@pytest.mark.parametrize("family", ["mlp", "cnn", "resnet"])
+def test_flip_is_neither_suggested_nor_on_where_a_mirror_changes_the_label(family: str) -> None:
+    import optuna
+
+    from automl_fashion.data import FASHION_MNIST
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    space = load_space(family)
+    for _ in range(5):
+        trial = study.ask()
+        params = space.suggest(trial, info=digits_like())  # type: ignore[arg-type]
+        assert f"{family}.flip" not in trial.params and params["flip"] is False
+        assert space.validate(params) == params  # what families.create checks
+    trial = study.ask()
+    assert "flip" in space.suggest(trial, info=FASHION_MNIST)
+    assert f"{family}.flip" in trial.params
+    assert "flip" in space.suggest(study.ask())  # no info: the whole space, as before
+
+
+def test_init_and_variants_have_flips_off_for_such_a_data_set() -> None:
+    from automl_fashion.data import FASHION_MNIST
+
+    plain = load_space("cnn")
+    space = load_space("cnn", info=digits_like())  # type: ignore[arg-type]
+    assert plain.init["flip"] is True and space.init["flip"] is False
+    assert space.init == {**plain.init, "flip": False}
+    assert all(v["flip"] is False for v in space.variants) and space.variants
+    assert "cnn.flip" not in space.trial_params(space.init)
+    with pytest.raises(ConfigError, match="'flip' is fixed to False; got True"):
+        space.validate(plain.init)
+    assert load_space("cnn", info=FASHION_MNIST) == plain
+    assert load_space("svm", info=digits_like()) == load_space("svm")  # type: ignore[arg-type]

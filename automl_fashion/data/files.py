@@ -1,16 +1,20 @@
-"""Find, fetch and verify the four official Fashion-MNIST IDX files.
+"""Find, fetch and verify the four IDX files of a built-in data set (Fashion-MNIST by default).
 
 Search order (first hit wins):
 
-1. an explicit directory (``--data-dir`` / ``data_dir=``) or ``$AUTOML_FASHION_DATA``;
-   an explicit directory that lacks the files is an error, never a silent fallback;
+1. an explicit directory (``--data-dir`` / ``data_dir=``) or, for Fashion-MNIST,
+   ``$AUTOML_FASHION_DATA``; an explicit directory that lacks the files is an error,
+   never a silent fallback;
 2. the user cache (``$AUTOML_FASHION_CACHE``, else ``$XDG_CACHE_HOME/automl-fashion``,
-   else ``~/.cache/automl-fashion``), folder ``raw/``;
-3. ``/usr/share/datasets/fashion-mnist`` (Debian package ``dataset-fashion-mnist``);
-4. a download from the official Zalando location into the user cache.
+   else ``~/.cache/automl-fashion``), folder ``raw/`` (Fashion-MNIST) or ``<name>/raw/``;
+3. for Fashion-MNIST, ``/usr/share/datasets/fashion-mnist`` (Debian package
+   ``dataset-fashion-mnist``);
+4. a download from the official location into the user cache.
 
 Files may be gzip-compressed (``.gz``) or not. Debian recompressed the ``.gz`` files, so
-the digests here are SHA-256 of the *decompressed* bytes, which are the same everywhere.
+Fashion-MNIST's digests are SHA-256 of the *decompressed* bytes, which are the same
+everywhere. Where only the official ``.gz`` file's digest is published (MNIST, KMNIST),
+that file is what is checked, and it must be the ``.gz``.
 """
 
 from __future__ import annotations
@@ -23,63 +27,39 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
+from automl_fashion.data.builtin import FASHION_MNIST
+from automl_fashion.data.idxset import FileSpec, IdxSet
 from automl_fashion.errors import DataError
 
-OFFICIAL_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
-DEBIAN_HINT = (
-    "install the Debian/Ubuntu package (sudo apt-get install dataset-fashion-mnist) "
-    "or pass --data-dir DIR holding the four IDX files"
-)
+__all__ = [
+    "DEBIAN_HINT",
+    "FILES",
+    "OFFICIAL_URL",
+    "SYSTEM_DIR",
+    "DataSource",
+    "FileSpec",
+    "cache_dir",
+    "copy_into",
+    "digest_problem",
+    "fetch",
+    "file_problem",
+    "locate",
+    "read_bytes",
+    "read_verified",
+    "write_atomic",
+]
 
-
-@dataclass(frozen=True)
-class FileSpec:
-    """One official file: its name, decompressed size and SHA-256."""
-
-    key: str
-    name: str
-    size: int
-    sha256: str
-    shape: tuple[int, ...]
-
-
-FILES: dict[str, FileSpec] = {
-    spec.key: spec
-    for spec in (
-        FileSpec(
-            "train-images",
-            "train-images-idx3-ubyte",
-            47_040_016,
-            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-            (60_000, 28, 28),
-        ),
-        FileSpec(
-            "train-labels",
-            "train-labels-idx1-ubyte",
-            60_008,
-            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-            (60_000,),
-        ),
-        FileSpec(
-            "test-images",
-            "t10k-images-idx3-ubyte",
-            7_840_016,
-            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-            (10_000, 28, 28),
-        ),
-        FileSpec(
-            "test-labels",
-            "t10k-labels-idx1-ubyte",
-            10_008,
-            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-            (10_000,),
-        ),
-    )
-}
+OFFICIAL_URL = FASHION_MNIST.url
+SYSTEM_DIR = FASHION_MNIST.system_dir or Path("/usr/share/datasets/fashion-mnist")
+DEBIAN_HINT = FASHION_MNIST.hint
+#: Fashion-MNIST's four files by key.
+FILES: dict[str, FileSpec] = {spec.key: spec for spec in FASHION_MNIST.files}
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def cache_dir() -> Path:
@@ -96,11 +76,13 @@ class DataSource:
 
     directory: Path
     origin: str  # "argument", "environment", "cache", "system" or "downloaded"
+    dataset: IdxSet = field(default=FASHION_MNIST, repr=False)
 
     def path(self, key: str) -> Path:
-        found = _find_file(self.directory, FILES[key].name)
+        name = self.dataset.file(key).name
+        found = _find_file(self.directory, name)
         if found is None:  # pragma: no cover - locate() checked all four
-            raise DataError(f"{FILES[key].name}(.gz) vanished from {self.directory}")
+            raise DataError(f"{name}(.gz) vanished from {self.directory}")
         return found
 
 
@@ -111,40 +93,48 @@ def _find_file(directory: Path, name: str) -> Path | None:
     return None
 
 
-def _missing(directory: Path) -> list[str]:
-    return [s.name for s in FILES.values() if _find_file(directory, s.name) is None]
+def _missing(directory: Path, dataset: IdxSet) -> list[str]:
+    return [s.name for s in dataset.files if _find_file(directory, s.name) is None]
 
 
-def locate(data_dir: str | os.PathLike[str] | None = None, *, download: bool = True) -> DataSource:
+def locate(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    dataset: IdxSet = FASHION_MNIST,
+) -> DataSource:
     """Find the four files, downloading them into the user cache as a last resort."""
     explicit: tuple[Path, str] | None = None
     if data_dir is not None:
         explicit = (Path(data_dir).expanduser(), "argument")
-    elif env := os.environ.get("AUTOML_FASHION_DATA"):
+    elif dataset.data_env and (env := os.environ.get(dataset.data_env)):
         explicit = (Path(env).expanduser(), "environment")
     if explicit is not None:
         directory, origin = explicit
-        missing = _missing(directory)
+        missing = _missing(directory, dataset)
         if missing:
-            source = "--data-dir" if origin == "argument" else "$AUTOML_FASHION_DATA"
+            source = "--data-dir" if origin == "argument" else f"${dataset.data_env}"
             raise DataError(
                 f"{source}={directory} lacks {', '.join(missing)} (plain or .gz); "
-                "expected the four official Fashion-MNIST IDX files there"
+                f"expected the four official {dataset.title} IDX files there"
             )
-        return DataSource(directory, origin)
-    raw = cache_dir() / "raw"
-    if not _missing(raw):
-        return DataSource(raw, "cache")
-    if not _missing(SYSTEM_DIR):
-        return DataSource(SYSTEM_DIR, "system")
+        return DataSource(directory, origin, dataset)
+    raw = cache_dir() / dataset.raw_dir
+    if not _missing(raw, dataset):
+        return DataSource(raw, "cache", dataset)
+    system = dataset.system_dir
+    if system is not None and not _missing(system, dataset):
+        return DataSource(system, "system", dataset)
     if not download:
-        raise DataError(f"Fashion-MNIST not found in {raw} or {SYSTEM_DIR}: {DEBIAN_HINT}")
-    fetch(raw)
-    return DataSource(raw, "downloaded")
+        where = f"{raw} or {system}" if system is not None else str(raw)
+        raise DataError(f"{dataset.title} not found in {where}: {dataset.help}")
+    fetch(raw, dataset=dataset)
+    return DataSource(raw, "downloaded", dataset)
 
 
-def fetch(target: Path, base_url: str | None = None) -> None:
-    """Download the missing official ``.gz`` files into ``target``, verifying each."""
+def fetch(target: Path, base_url: str | None = None, *, dataset: IdxSet = FASHION_MNIST) -> None:
+    """Download the missing official ``.gz`` files into ``target``, verifying each before
+    it is kept (a bad or partial download never lands under its real name)."""
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -153,7 +143,8 @@ def fetch(target: Path, base_url: str | None = None) -> None:
         TransferSpeedColumn,
     )
 
-    base_url = base_url or os.environ.get("AUTOML_FASHION_MIRROR") or OFFICIAL_URL
+    mirror = os.environ.get(dataset.mirror_env) if dataset.mirror_env else None
+    base_url = base_url or mirror or dataset.url
     target.mkdir(parents=True, exist_ok=True)
     with Progress(
         TextColumn("{task.description}"),
@@ -162,25 +153,27 @@ def fetch(target: Path, base_url: str | None = None) -> None:
         TransferSpeedColumn(),
         transient=True,
     ) as progress:
-        for spec in FILES.values():
+        for spec in dataset.files:
             if _find_file(target, spec.name) is not None:
                 continue
             url = base_url.rstrip("/") + f"/{spec.name}.gz"
-            tmp = Path(tempfile.mkstemp(dir=target, suffix=".part")[1])
+            fd, name = tempfile.mkstemp(dir=target, suffix=".part")
+            os.close(fd)
+            tmp = Path(name)
             try:
                 try:
-                    response = urllib.request.urlopen(url, timeout=30)
-                except (urllib.error.URLError, OSError) as exc:
-                    reason = getattr(exc, "reason", exc)
+                    with urllib.request.urlopen(url, timeout=30) as response, tmp.open("wb") as out:
+                        total = int(response.headers.get("Content-Length") or 0) or None
+                        task = progress.add_task(f"{dataset.name}: {spec.name}.gz", total=total)
+                        while chunk := response.read(1 << 16):
+                            out.write(chunk)
+                            progress.advance(task, len(chunk))
+                except (urllib.error.URLError, OSError, ValueError) as exc:
+                    http = isinstance(exc, urllib.error.HTTPError)
+                    reason = exc if http else getattr(exc, "reason", None) or exc
                     raise DataError(
-                        f"could not download {url} ({reason}). Offline? {DEBIAN_HINT}"
+                        f"could not download {url} ({reason}). Offline? {dataset.help}"
                     ) from None
-                with response, tmp.open("wb") as out:
-                    total = int(response.headers.get("Content-Length") or 0) or None
-                    task = progress.add_task(f"{spec.name}.gz", total=total)
-                    while chunk := response.read(1 << 16):
-                        out.write(chunk)
-                        progress.advance(task, len(chunk))
                 read_verified(tmp, spec)  # refuse to keep a bad download
                 os.replace(tmp, target / f"{spec.name}.gz")
             finally:
@@ -194,7 +187,7 @@ def read_bytes(path: Path) -> bytes:
             head = fh.read(2)
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    if head != b"\x1f\x8b":
+    if head != _GZIP_MAGIC:
         return path.read_bytes()
     try:
         with gzip.open(path, "rb") as fh:
@@ -204,25 +197,82 @@ def read_bytes(path: Path) -> bytes:
 
 
 def digest_problem(raw: bytes, spec: FileSpec) -> str | None:
-    """Why ``raw`` is not the official file, or None when it is."""
+    """Why ``raw`` (decompressed bytes) is not the official file, or None when it is.
+    For a spec with only a ``.gz`` digest, the size is all that can be checked here."""
     if len(raw) != spec.size:
         return f"decompressed size {len(raw)} bytes, expected {spec.size}"
+    if spec.gz_size is not None:
+        return None
     actual = hashlib.sha256(raw).hexdigest()
     if actual != spec.sha256:
         return f"SHA-256 of the decompressed bytes is {actual}, expected {spec.sha256}"
     return None
 
 
+def _gz_problem(packed: bytes, spec: FileSpec) -> str | None:
+    if packed[:2] != _GZIP_MAGIC:
+        return (
+            f"not gzip-compressed; only the digest of the official {spec.digest_name} is "
+            "published, so that file is needed"
+        )
+    if len(packed) != spec.gz_size:
+        return f"size {len(packed)} bytes, expected {spec.gz_size} for {spec.digest_name}"
+    actual = hashlib.sha256(packed).hexdigest()
+    if actual != spec.sha256:
+        return f"SHA-256 of {spec.digest_name} is {actual}, expected {spec.sha256}"
+    return None
+
+
 def read_verified(path: Path, spec: FileSpec) -> bytes:
     """Decompressed bytes of ``path``, or a :class:`DataError` naming what is wrong."""
-    raw = read_bytes(path)
+    if spec.gz_size is None:
+        raw = read_bytes(path)
+    else:
+        try:
+            packed = path.read_bytes()
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+        if problem := _gz_problem(packed, spec):
+            raise DataError(f"{path}: not the official {spec.digest_name}: {problem}")
+        try:
+            raw = gzip.decompress(packed)
+        except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+            raise DataError(f"{path}: corrupted or truncated gzip file ({exc})") from None
     if problem := digest_problem(raw, spec):
         raise DataError(f"{path}: not the official {spec.name}: {problem}")
     return raw
 
 
+def file_problem(path: Path, spec: FileSpec) -> str | None:
+    """What is wrong with ``path`` as the official file, or None (for ``data verify``)."""
+    try:
+        read_verified(path, spec)
+    except DataError as exc:
+        return str(exc)
+    return None
+
+
+def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> bool:
+    """Write a cache file through a temporary file and a rename, so that a reader never
+    sees half of it. False (and nothing left behind) when it cannot be written: a cache is
+    an optimisation, and a read-only home must not stop a search."""
+    tmp: Path | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        tmp = Path(name)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        return False
+
+
 def copy_into(source: DataSource, target: Path) -> None:
     """Copy the four files of ``source`` into ``target`` (used by tests and mirrors)."""
     target.mkdir(parents=True, exist_ok=True)
-    for key in FILES:
-        shutil.copy2(source.path(key), target / source.path(key).name)
+    for spec in source.dataset.files:
+        shutil.copy2(source.path(spec.key), target / source.path(spec.key).name)

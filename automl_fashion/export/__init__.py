@@ -1,17 +1,19 @@
 """Export a study's model as a self-contained folder, tested once on the test set.
 
-Four parts: ``select`` (which trial, with exactly what it trained), ``pipeline`` (build
-the model files and measure them), ``card`` (the model card) and ``outdir`` (where the
-folder goes, without ever leaving half a model or touching other files).
+Five parts: ``study`` (from a study to a folder: what to export, with what data),
+``select`` (which trial, with exactly what it trained, on which split of which data set),
+``pipeline`` (build the model files and measure them), ``card`` (the model card) and
+``outdir`` (where the folder goes, without ever leaving half a model or touching other
+files); ``limits`` and ``calibration`` narrow the choice and calibrate the probabilities.
 """
 
 from automl_fashion.export.limits import LimitError, Limits
 from automl_fashion.export.outdir import ExportError, check_out_dir
 from automl_fashion.export.pipeline import (
+    ExportData,
     ExportResult,
     export_ensemble,
     export_model,
-    export_trial,
     reuse_artifact,
 )
 from automl_fashion.export.select import (
@@ -22,9 +24,11 @@ from automl_fashion.export.select import (
     trial_config,
     trial_recipe,
 )
+from automl_fashion.export.study import export_trial
 
 __all__ = [
     "CRITERIA",
+    "ExportData",
     "ExportError",
     "ExportResult",
     "LimitError",

@@ -1,7 +1,9 @@
 """The model card: what an exported folder holds, how it was chosen and how well it does.
 
 ``model_card.json`` is also the folder's mark: ``format`` and ``written`` (the files this
-export wrote) tell a later export what it may replace (see ``outdir``).
+export wrote) tell a later export what it may replace (see ``outdir``). It records the
+data set (``dataset``: its description, which ``predict`` reads pictures by;
+``dataset_spec``: how the user named it, which ``evaluate`` opens again).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from automl_fashion import __version__
-from automl_fashion.data import CLASSES, FILES
+from automl_fashion.data.info import DatasetInfo
+from automl_fashion.data.spec import DatasetSpec
 from automl_fashion.export.calibration import (
     ECE_BINS,
     RELIABILITY,
@@ -26,9 +29,30 @@ from automl_fashion.export.calibration import (
 )
 from automl_fashion.export.outdir import CARD, FORMAT
 from automl_fashion.leaderboard import wilson_interval
-from automl_fashion.onnx_export import INPUT_CONVENTION, opencv_problem
+from automl_fashion.onnx_export import input_convention, opencv_problem
 
 MARKDOWN, CONFUSION = "MODEL_CARD.md", "confusion.png"
+#: Up to this many classes the confusion figure writes the counts in its cells and names
+#: every class on its axes.
+ANNOTATED_CLASSES, LABELLED_CLASSES = 20, 60
+
+
+def source_of_test_images(info: DatasetInfo) -> str:
+    """Where a data set's test images come from, in words."""
+    return {
+        "official": "its official test files",
+        "folder": "the folder's test/ pictures",
+    }.get(info.test, f"the training pictures ({info.test})")
+
+
+def describe_dataset(info: DatasetInfo) -> str:
+    """One line on a data set: name, shape, classes, source, where its test images are."""
+    c, h, w = info.shape
+    return (
+        f"{info.name}: {info.n_classes} classes, {c} x {h} x {w} "
+        f"({'colour' if c == 3 else 'grayscale'}), from {info.source}; test images from "
+        f"{source_of_test_images(info)}"
+    )
 
 
 def write_card(
@@ -39,16 +63,23 @@ def write_card(
     parity: float,
     parity_on: str,
     calibration: Calibration | None = None,
+    *,
+    info: DatasetInfo,
+    spec: DatasetSpec,
     **facts: Any,
 ) -> dict[str, Any]:
-    """Score the ONNX probabilities on the test set; write the card, the confusion PNG and
-    the reliability diagram into ``directory`` (after the model's files, so ``written``
-    lists them all). ``calibration``: the temperature the graph applies, if any."""
+    """Score the ONNX probabilities on the test set of the data set ``info`` (named by the
+    user as ``spec``); write the card, the confusion PNG and the reliability diagram into
+    ``directory`` (after the model's files, so ``written`` lists them all).
+    ``calibration``: the temperature the graph applies, if any."""
+    n = info.n_classes
+    if proba.ndim != 2 or proba.shape[1] != n:
+        raise ValueError(f"expected probabilities N x {n}, one per class; got {proba.shape}")
     pred = proba.argmax(1)
     acc = float(np.mean(pred == y_test))
     interval = wilson_interval(acc, len(y_test))
-    confusion = np.zeros((10, 10), dtype=int)
-    np.add.at(confusion, (y_test, pred), 1)
+    confusion = np.zeros((n, n), dtype=int)
+    np.add.at(confusion, (np.asarray(y_test, dtype=np.int64), pred), 1)
     written = sorted(
         {p.name for p in directory.iterdir()} | {CARD, MARKDOWN, CONFUSION, RELIABILITY}
     )
@@ -65,8 +96,10 @@ def write_card(
         "validation_accuracy": facts["val_accuracy"],
         "test_accuracy": acc,
         "test_accuracy_95ci": list(interval),
+        "test_images": len(y_test),
         "per_class_accuracy": {
-            CLASSES[c]: float(confusion[c, c] / max(1, confusion[c].sum())) for c in range(10)
+            name: float(confusion[c, c] / max(1, confusion[c].sum()))
+            for c, name in enumerate(info.classes)
         },
         "confusion_matrix": confusion.tolist(),
         "onnx_native_agreement": parity,
@@ -78,15 +111,17 @@ def write_card(
         "limits": facts.get("limits"),
         "files": facts["files"],
         "written": written,
-        "input": INPUT_CONVENTION,
+        "input": input_convention(info),
         "opencv": _opencv(directory / facts["files"]["onnx"]),
-        "output": "probabilities, N x 10, classes in the order of 'classes'",
-        "classes": list(CLASSES),
-        "data_sha256": {spec.name: spec.sha256 for spec in FILES.values()},
+        "output": f"probabilities, N x {n}, classes in the order of 'classes'",
+        "classes": list(info.classes),
+        "dataset": info.as_dict(),
+        "dataset_spec": spec.as_dict(),
+        "data_sha256": dict(info.digests),
         "versions": _versions(),
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    _confusion_png(confusion, directory / CONFUSION)
+    _confusion_png(confusion, info.classes, directory / CONFUSION)
     reliability_png(before, None if calibration is None else proba, y_test, directory / RELIABILITY)
     (directory / MARKDOWN).write_text(_markdown(card))
     (directory / CARD).write_text(json.dumps(card, indent=2))
@@ -176,7 +211,9 @@ def _versions() -> dict[str, str]:
 
 def _markdown(card: dict[str, Any]) -> str:
     lo, hi = card["test_accuracy_95ci"]
-    rows = "\n".join(f"| {k} | {v:.2%} |" for k, v in card["per_class_accuracy"].items())
+    rows = "\n".join(f"| {_cell(k)} | {v:.2%} |" for k, v in card["per_class_accuracy"].items())
+    info = DatasetInfo.from_dict(card["dataset"])
+    c, h, w = info.shape
     if card["family"] == "ensemble":
         params = (
             "| trial | family | weight | validation accuracy | fit s |\n|---|---|---|---|---|\n"
@@ -208,11 +245,13 @@ def _markdown(card: dict[str, Any]) -> str:
             f"({cal['ece_bins']} bins)"
         )
     limits = _limits_line(card["limits"])
+    acc = card["test_accuracy"]
+    digests = " Its files are verified by SHA-256 (see model_card.json)." if info.digests else ""
     return f"""# Model card: {title}
 
 - **Selected**: {card["selected_by"]}; trained on {card["trained_on"]}.
 - **Validation accuracy** (selection): {val}
-- **Test accuracy** (10,000 test images, measured once at export): {card["test_accuracy"]:.2%}
+- **Test accuracy** ({card["test_images"]:,} test images, measured once at export): {acc:.2%}
   (95% interval {lo:.2%} to {hi:.2%})
 - **Training time**: {card["fit_seconds"]} s; ONNX: {card["onnx_images_per_second"]} images/s;
   ONNX and native predictions agree on {card["onnx_native_agreement"]:.2%} of test images.
@@ -220,7 +259,7 @@ def _markdown(card: dict[str, Any]) -> str:
 - **Input**: {card["input"]}. **Output**: {card["output"]}.
 - **OpenCV**: model.onnx {card["opencv"]}.
 - **Use**: `onnxruntime.InferenceSession("model.onnx").run(None, {{"pixels": x}})` with x of
-  shape N x 1 x 28 x 28, or `automl_fashion.load_model(DIR).predict(images)`.
+  shape N x {c} x {h} x {w}, or `automl_fashion.load_model(DIR).predict(images)`.
 {notes}
 ## Parameters
 {params}
@@ -232,32 +271,43 @@ def _markdown(card: dict[str, Any]) -> str:
 
 ![confusion matrix](confusion.png)
 
-Data: Fashion-MNIST (Zalando), files verified by SHA-256 of their decompressed bytes (see
-model_card.json). Versions: {", ".join(f"{k} {v}" for k, v in card["versions"].items())}.
+Data: {_cell(describe_dataset(info))}.{digests}
+Versions: {", ".join(f"{k} {v}" for k, v in card["versions"].items())}.
 """
 
 
-def _confusion_png(confusion: np.ndarray, path: Path) -> None:
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell or line: one line, no column break."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _confusion_png(confusion: np.ndarray, classes: tuple[str, ...], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    n = len(classes)
+    side = min(20.0, max(5.5, 0.45 * n + 1.0))
+    fig, ax = plt.subplots(figsize=(side + 1.0, side))
     ax.imshow(confusion, cmap="Blues")
-    for i in range(10):
-        for j in range(10):
-            ax.text(
-                j,
-                i,
-                str(confusion[i, j]),
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white" if confusion[i, j] > confusion.max() / 2 else "black",
-            )
-    ax.set_xticks(range(10), CLASSES, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(10), CLASSES, fontsize=8)
+    if n <= ANNOTATED_CLASSES:
+        for i in range(n):
+            for j in range(n):
+                ax.text(
+                    j,
+                    i,
+                    str(confusion[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if confusion[i, j] > confusion.max() / 2 else "black",
+                )
+    if n <= LABELLED_CLASSES:
+        # names shown as is: matplotlib reads $...$ as mathematics
+        names = [c.replace("$", r"\$") for c in classes]
+        ax.set_xticks(range(n), names, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(n), names, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("Test-set confusion matrix")

@@ -92,12 +92,15 @@ class Limits:
 
 
 def measure(graph: bytes, threads: int | None = None) -> Cost:
-    """The cost of an ONNX graph: onnxruntime's time for ``TIMING_IMAGES`` images in one
-    batch (the fastest of ``REPEATS`` runs, after a warm-up), and its size."""
-    from automl_fashion.onnx_export import onnx_predict_proba, onnx_session
+    """The cost of an ONNX graph: onnxruntime's time for ``TIMING_IMAGES`` images of the
+    shape it declares (its data set's) in one batch (the fastest of ``REPEATS`` runs, after
+    a warm-up), and its size."""
+    from automl_fashion.data.info import FASHION_MNIST
+    from automl_fashion.onnx_export import declared_input, onnx_predict_proba, onnx_session
 
     session = onnx_session(graph, threads)
-    images = np.random.default_rng(0).integers(0, 256, (TIMING_IMAGES, 1, 28, 28))
+    shape = declared_input(session) or FASHION_MNIST.input_shape
+    images = np.random.default_rng(0).integers(0, 256, (TIMING_IMAGES, *shape))
     images = images.astype(np.float32)
     onnx_predict_proba(session, images[:32])
     best = math.inf

@@ -1,17 +1,19 @@
-"""Export a study's model as a self-contained folder, and measure it once on the test set.
+"""Write an exported model folder, and measure it once on the test set.
 
-This package and ``evaluate`` are the only places that read the test split. The folder:
+This module and ``evaluate`` are the only places that read test images. The folder:
 
-    model.onnx          raw pixels (float32 0..255, N x 1 x 28 x 28) -> 10 probabilities
+    model.onnx          raw pixels (float32 0..255, N x C x H x W of the data set; N x 1 x
+                        28 x 28 for Fashion-MNIST) -> one probability per class
     model.safetensors   the learned arrays (or model.ubj: XGBoost's own format), no code
-    model_card.json     family, parameters, accuracies, per-class accuracy, confusion matrix,
-    MODEL_CARD.md       training time, data digests, library versions, how it was selected
+    model_card.json     family, parameters, data set, accuracies, per-class accuracy,
+    MODEL_CARD.md       confusion matrix, training time, library versions, how it was chosen
     confusion.png
 
-It is built in a temporary folder beside ``out`` and put in place only when complete (see
-``outdir``). Everything read from the study and its artifacts folder is checked first: a
-saved model whose files do not match their recorded digests is trained again, on the split
-its trial was searched on, and the card says so.
+Three pipelines share one ending (``_measure``: run the graph on the test images, compare it
+with the native model, write the card): a fitted family (``export_model``), an ensemble of
+saved models (``export_ensemble``) and a saved model as it is (``reuse_artifact``). Each
+builds its folder in a temporary folder beside ``out``, put in place only when complete
+(see ``outdir``). Which model to export is decided before (``study``, ``select``).
 """
 
 from __future__ import annotations
@@ -24,35 +26,49 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import optuna
 
 from automl_fashion import families
-from automl_fashion.artifacts import (
-    ONNX_FILE,
-    ArtifactError,
-    check_artifact,
-    copy_verified,
-    read_verified,
-)
-from automl_fashion.data import Split, load_test, load_train_full
+from automl_fashion.artifacts import ONNX_FILE, ArtifactError, copy_verified, read_verified
+from automl_fashion.data.info import DatasetInfo
+from automl_fashion.data.spec import Dataset, DatasetSpec
 from automl_fashion.errors import ConfigError
 from automl_fashion.export import limits as lf
 from automl_fashion.export.calibration import Calibration, calibrate_on
 from automl_fashion.export.card import write_card
-from automl_fashion.export.limits import (
-    LimitError,
-    Limits,
-    best_within,
-    ensemble_fits,
-    nothing_fits,
-    saved_candidates,
-    total_cost,
-)
-from automl_fashion.export.outdir import check_out_dir, staged_folder
-from automl_fashion.export.select import pick_trial, search_split, trial_recipe
+from automl_fashion.export.outdir import staged_folder
 from automl_fashion.threads import available_cores
 
 Say = Callable[[str], None]
+#: How an export measures agreement of the graph with the native model: a number already
+#: measured, or a function of the test images and the graph's probabilities.
+Parity = float | Callable[[np.ndarray, np.ndarray], float]
+
+
+@dataclass(frozen=True)
+class ExportData:
+    """The data set an export measures on: as the user named it (the card records it, so
+    that ``evaluate`` opens it again) and opened."""
+
+    spec: DatasetSpec
+    dataset: Dataset
+
+    @classmethod
+    def open(cls, spec: DatasetSpec | None = None, data_dir: str | None = None) -> ExportData:
+        spec = spec or DatasetSpec()
+        return cls(spec, spec.open(data_dir))
+
+    @property
+    def info(self) -> DatasetInfo:
+        return self.dataset.info
+
+    def check(self, info: DatasetInfo, what: str) -> None:
+        """Refuse to measure a model of another data set on this one."""
+        if not info.same_data(self.info):
+            raise ConfigError(
+                f"{what} was trained on {info.name} ({info.n_classes} classes, "
+                f"{' x '.join(map(str, info.shape))}); it cannot be tested on "
+                f"{self.spec.label} ({self.info.name}); pass the data set it was trained on"
+            )
 
 
 @dataclass
@@ -70,178 +86,6 @@ class ExportResult:
     notes: tuple[str, ...] = ()
 
 
-def export_trial(
-    study: optuna.Study,
-    out: str | os.PathLike[str],
-    *,
-    trial: int | None = None,
-    criterion: str = "accuracy",
-    refit: bool = False,
-    threads: int | None = None,
-    data_dir: str | None = None,
-    spaces_dir: str | None = None,
-    studies_dir: str | None = None,
-    selected_by: str | None = None,
-    ensemble: bool = True,
-    force: bool = False,
-    say: Say | None = None,
-    limits: Limits | None = None,
-) -> ExportResult:
-    """Write the chosen trial's model folder and test it once.
-
-    By default (no ``trial``, by accuracy, no ``refit``) that is the ensemble of the saved
-    models when it beats the best single model out of sample (see ``ensemble``). A single
-    trial's model the search saved is reused when this machine has it intact (see
-    ``artifacts``); otherwise, or with ``refit``, the trial's recorded configuration is
-    trained again on the split it was searched on (``refit``: all 60,000 images).
-    ``force`` allows a non-empty ``out`` that is not an earlier export (see ``outdir``);
-    ``say`` hears, in one line each, what the export had to work around. ``limits``
-    (deployment limits, see ``limits``) narrow the choice, single or ensemble, to the
-    saved models that meet them; a given ``trial`` must meet them (``LimitError``).
-    """
-    from automl_fashion.storage import artifacts_dir
-
-    check_out_dir(out, force=force)  # before any training
-    if threads is not None and (isinstance(threads, bool) or threads < 1):
-        raise ConfigError(f"--threads must be at least 1; got {threads}")
-    limits = limits or Limits()
-    if limits.active and trial is None and criterion != "accuracy":
-        raise ConfigError(
-            f"--criterion {criterion}: {limits.describe()} choose the most accurate model "
-            "within the limits; use --criterion accuracy or leave the limits out"
-        )
-    notes: list[str] = []
-
-    def note(message: str) -> None:
-        notes.append(message)
-        if say is not None:
-            say(message)
-
-    root = artifacts_dir(study.study_name, studies_dir)
-    left_out: list[str] = []  # corrupt saved models the ensemble did without
-    candidates = saved_candidates(study, root) if limits.active else []
-    if limits.active and not candidates:
-        raise nothing_fits(candidates, limits)
-    limit_facts = None
-    use_ensemble = trial is None and criterion == "accuracy" and not refit and ensemble
-    if limits.active and trial is None:
-        limit_facts = _unconstrained(study, root, candidates, limits, use_ensemble)
-    if use_ensemble:
-        from automl_fashion.ensemble import build_ensemble
-
-        fits = ensemble_fits(candidates, limits) if limits.active else None
-        ens = build_ensemble(study, root, say=left_out.append, fits=fits)
-        if ens is not None and ens.helps:
-            for message in left_out:
-                note(message)
-            return export_ensemble(
-                ens,
-                out,
-                study=study.study_name,
-                data_dir=data_dir,
-                force=force,
-                notes=notes,
-                limits=limit_facts,
-            )
-    if limits.active and trial is None:
-        best = best_within(candidates, limits)
-        if best is None:
-            raise nothing_fits(candidates, limits)
-        chosen = pick_trial(study, best.trial, criterion)
-        selected_by = selected_by or (
-            f"the most accurate saved model within {limits.describe()} (validation accuracy)"
-        )
-    else:
-        chosen = pick_trial(study, trial, criterion)
-    if limits.active and trial is not None:
-        cost = total_cost(candidates, [chosen.number])
-        if cost is None:
-            raise LimitError(
-                f"{limits.describe()}: trial {chosen.number} has no intact saved model on this "
-                "machine to measure; leave --trial out to choose among the saved models"
-            )
-        if limits.exceeded(cost):
-            raise LimitError(
-                f"{limits.describe()}: trial {chosen.number} takes {cost.describe()}; "
-                "leave --trial out to choose the most accurate saved model within the limits"
-            )
-        limit_facts = lf.facts(
-            limits, f"trial {chosen.number} (chosen by the user)", chosen.value, cost
-        )
-    for message in left_out:  # the chosen trial's own corruption is told below
-        if not message.startswith(f"trial {chosen.number}:"):
-            note(message)
-    selected_by = selected_by or (
-        f"trial {trial} chosen by the user"
-        if trial is not None
-        else f"best complete trial by validation {criterion}"
-    )
-    problem = None
-    if not refit:
-        meta, problem = check_artifact(root, chosen.number)
-        if meta is not None:
-            return reuse_artifact(
-                meta,
-                out,
-                study=study.study_name,
-                selected_by=selected_by,
-                data_dir=data_dir,
-                force=force,
-                notes=notes,
-                limits=limit_facts,
-            )
-    searched = search_split(study, data_dir)
-    split = searched.split
-    if problem is not None:
-        note(
-            f"trial {chosen.number}: saved model is corrupt ({problem}); retraining on its "
-            f"{len(split.y_train):,}-image split"
-        )
-    recipe = trial_recipe(chosen, searched.seed, spaces_dir)
-    if not recipe.stored:
-        note(
-            f"trial {chosen.number} recorded no parameters (an older search): they were "
-            "rebuilt from the current search-space file"
-        )
-    n_train = chosen.user_attrs.get("n_train")
-    if not refit and isinstance(n_train, int) and n_train != len(split.y_train):
-        note(
-            f"trial {chosen.number} trained on {n_train} images, but the study's recorded "
-            f"split has {len(split.y_train)}"
-        )
-    if refit:
-        X_all, y_all = load_train_full(data_dir)
-        split = Split(X_all, y_all, split.X_val, split.y_val)
-        note(
-            "probabilities not calibrated: with --refit the model trains on the validation "
-            "images too, so none are left to fit a temperature on"
-        )
-    model = families.get(recipe.family)(
-        recipe.params, seed=recipe.seed, threads=threads or available_cores()
-    )
-    model.fit(split)
-    trained_on = (
-        "all 60,000 training images"
-        if refit
-        else f"{len(split.y_train)} training images (the split trial {chosen.number} was "
-        f"searched on: {searched.describe()})"
-    )
-    return export_model(
-        model,
-        out,
-        study=study.study_name,
-        trial=chosen.number,
-        val_accuracy=chosen.value,
-        selected_by=selected_by,
-        trained_on=trained_on,
-        data_dir=data_dir,
-        force=force,
-        notes=notes,
-        val=None if refit else (split.X_val, split.y_val),
-        limits=limit_facts,
-    )
-
-
 def export_model(
     model: families.Family,
     out: str | os.PathLike[str],
@@ -252,19 +96,23 @@ def export_model(
     selected_by: str = "",
     trained_on: str = "",
     data_dir: str | None = None,
+    data: ExportData | None = None,
     force: bool = False,
     notes: list[str] | tuple[str, ...] = (),
     val: tuple[np.ndarray, np.ndarray] | None = None,
     limits: dict[str, Any] | None = None,
 ) -> ExportResult:
-    """Write a fitted family's model folder and measure it once on the test set.
+    """Write a fitted family's model folder and measure it once on the test images of
+    ``data`` (default: Fashion-MNIST from ``data_dir``), the data set it was trained on.
 
     ``val``: validation images and labels the model did not train on, to fit the
     temperature of its probabilities (without them they are left uncalibrated)."""
     import onnx
 
-    from automl_fashion.onnx_export import onnx_predict_proba, onnx_session, save_native, to_onnx
+    from automl_fashion.onnx_export import info_of, save_native, to_onnx
 
+    data = data or ExportData.open(None, data_dir)
+    data.check(info_of(model), f"the {model.name} model")
     calibration = None
     if val is not None:
         proba_val = model.predict_proba(val[0])
@@ -272,26 +120,22 @@ def export_model(
     with staged_folder(out, force=force) as directory:
         start = time.perf_counter()
         onnx_path = directory / ONNX_FILE
-        onnx.save(_calibrated(to_onnx(model), calibration, model.name), str(onnx_path))
+        graph = _calibrated(to_onnx(model), calibration, model.name, data.info)
+        onnx.save(graph, str(onnx_path))
         native = save_native(model, directory)
         export_seconds = time.perf_counter() - start
 
-        X_test, y_test = load_test(data_dir)
-        session = onnx_session(onnx_path, model.threads)
-        t0 = time.perf_counter()
-        proba = onnx_predict_proba(session, X_test.astype(np.float32))
-        onnx_seconds = time.perf_counter() - t0
-        pred = proba.argmax(1)
-        parity = float(np.mean(pred == model.predict(X_test)))
-        card = write_card(
+        def parity(X_test: np.ndarray, proba: np.ndarray) -> float:
+            return float(np.mean(proba.argmax(1) == model.predict(X_test)))
+
+        card = _measure(
             directory,
-            proba,
-            y_test,
-            onnx_seconds,
+            data,
+            model.threads,
             parity,
             "test images",
             calibration=calibration,
-            limits=_measured(limits, onnx_path),
+            limits=limits,
             family=model.name,
             params=model.params,
             trial=trial,
@@ -313,6 +157,7 @@ def export_ensemble(
     *,
     study: str,
     data_dir: str | None = None,
+    data: ExportData | None = None,
     force: bool = False,
     notes: list[str] | tuple[str, ...] = (),
     limits: dict[str, Any] | None = None,
@@ -323,6 +168,8 @@ def export_ensemble(
     from automl_fashion.ensemble import ensemble_onnx
     from automl_fashion.onnx_export import onnx_predict_proba, onnx_session
 
+    data = data or ExportData.open(None, data_dir)
+    data.check(ens.info, "the ensemble")
     calibration = None
     if len(ens.held_out_proba):
         calibration = calibrate_on(
@@ -332,7 +179,8 @@ def export_ensemble(
         )
     with staged_folder(out, force=force) as directory:
         start = time.perf_counter()
-        merged = _calibrated(ensemble_onnx(ens.members), calibration, "ensemble")
+        merged = ensemble_onnx(ens.members, data.info)
+        merged = _calibrated(merged, calibration, "ensemble", data.info)
         onnx.save(merged, str(directory / ONNX_FILE))
         natives = []
         for m in ens.members:
@@ -344,26 +192,25 @@ def export_ensemble(
             )
             natives.append(name)
         export_seconds = time.perf_counter() - start
-
-        X_test, y_test = load_test(data_dir)
-        X_test = X_test.astype(np.float32)
         cores = available_cores()
-        t0 = time.perf_counter()
-        proba = onnx_predict_proba(onnx_session(directory / ONNX_FILE, cores), X_test)
-        onnx_seconds = time.perf_counter() - t0
-        # the merged graph against its members' own graphs, averaged with the same weights
-        separate = sum(
-            m.weight
-            * onnx_predict_proba(
-                onnx_session(
-                    read_verified(Path(m.meta["folder"]) / ONNX_FILE, m.meta["sha256"][ONNX_FILE]),
-                    cores,
-                ),
-                X_test,
+
+        def parity(X_test: np.ndarray, proba: np.ndarray) -> float:
+            # the merged graph against its members' own graphs, averaged with the same weights
+            separate = sum(
+                m.weight
+                * onnx_predict_proba(
+                    onnx_session(
+                        read_verified(
+                            Path(m.meta["folder"]) / ONNX_FILE, m.meta["sha256"][ONNX_FILE]
+                        ),
+                        cores,
+                    ),
+                    X_test,
+                )
+                for m in ens.members
             )
-            for m in ens.members
-        )
-        parity = float(np.mean(proba.argmax(1) == np.asarray(separate).argmax(1)))
+            return float(np.mean(proba.argmax(1) == np.asarray(separate).argmax(1)))
+
         members = [
             {
                 "trial": m.trial,
@@ -377,15 +224,14 @@ def export_ensemble(
             }
             for m, name in zip(ens.members, natives, strict=True)
         ]
-        card = write_card(
+        card = _measure(
             directory,
-            proba,
-            y_test,
-            onnx_seconds,
+            data,
+            cores,
             parity,
             "test images (the merged graph against its members' graphs)",
             calibration=calibration,
-            limits=_measured(limits, directory / ONNX_FILE),
+            limits=limits,
             family="ensemble",
             params={"members": members},
             trial=-1,
@@ -413,23 +259,32 @@ def reuse_artifact(
     study: str,
     selected_by: str,
     data_dir: str | None = None,
+    data: ExportData | None = None,
     force: bool = False,
     notes: list[str] | tuple[str, ...] = (),
     limits: dict[str, Any] | None = None,
 ) -> ExportResult:
-    """Export the model a search saved for a trial (``meta`` from ``check_artifact``): copy
-    it, checking its digests, then test it once."""
+    """Export the model a search saved for a trial (``meta`` from ``check_artifact``) on
+    the study's data set ``data``: copy it, checking its digests, then test it once."""
     import onnx
 
     from automl_fashion.artifacts import load_val
-    from automl_fashion.onnx_export import onnx_predict_proba, onnx_session
 
+    data = data or ExportData.open(None, data_dir)
     saved_val = load_val(meta)
     calibration = None
     if saved_val is not None:
         calibration = calibrate_on(
             saved_val[0], saved_val[1], "validation images (the trial's own, not trained on)"
         )
+
+    def unloadable(exc: Exception) -> ArtifactError:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        return ArtifactError(
+            f"trial {meta['trial']}: its saved model.onnx cannot be loaded ({first}); "
+            f"export it with --refit to train it again"
+        )
+
     with staged_folder(out, force=force) as directory:
         start = time.perf_counter()
         folder = Path(meta["folder"])
@@ -442,36 +297,21 @@ def reuse_artifact(
             (directory / ONNX_FILE).write_bytes(saved)
         else:
             try:
-                proto = _calibrated(onnx.load_from_string(saved), calibration, meta["family"])
+                proto = onnx.load_from_string(saved)
+                proto = _calibrated(proto, calibration, meta["family"], data.info)
             except Exception as exc:  # onnx raises its own exception types
-                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-                raise ArtifactError(
-                    f"trial {meta['trial']}: its saved model.onnx cannot be loaded ({first}); "
-                    f"export it with --refit to train it again"
-                ) from None
+                raise unloadable(exc) from None
             onnx.save(proto, str(directory / ONNX_FILE))
         export_seconds = time.perf_counter() - start
-        X_test, y_test = load_test(data_dir)
-        try:
-            session = onnx_session(directory / ONNX_FILE, available_cores())
-        except Exception as exc:  # onnxruntime raises its own exception types
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-            raise ArtifactError(
-                f"trial {meta['trial']}: its saved model.onnx cannot be loaded ({first}); "
-                f"export it with --refit to train it again"
-            ) from None
-        t0 = time.perf_counter()
-        proba = onnx_predict_proba(session, X_test.astype(np.float32))
-        onnx_seconds = time.perf_counter() - t0
-        card = write_card(
+        card = _measure(
             directory,
-            proba,
-            y_test,
-            onnx_seconds,
+            data,
+            available_cores(),
             float(meta["onnx_native_agreement_val"]),
             "validation images",
+            unloadable=unloadable,
             calibration=calibration,
-            limits=_measured(limits, directory / ONNX_FILE),
+            limits=limits,
             family=meta["family"],
             params=meta["params"],
             trial=int(meta["trial"]),
@@ -487,30 +327,45 @@ def reuse_artifact(
     return _result(out, card, notes)
 
 
-def _unconstrained(
-    study: optuna.Study,
-    root: Path,
-    candidates: list[lf.Candidate],
-    limits: Limits,
-    use_ensemble: bool,
+def _measure(
+    directory: Path,
+    data: ExportData,
+    threads: int | None,
+    parity: Parity,
+    parity_on: str,
+    *,
+    calibration: Calibration | None,
+    limits: dict[str, Any] | None,
+    unloadable: Callable[[Exception], Exception] | None = None,
+    **facts: Any,
 ) -> dict[str, Any]:
-    """The card's facts on the limits: what would have been exported without them."""
-    if use_ensemble:
-        from automl_fashion.ensemble import build_ensemble
+    """Run the folder's graph once on the data set's test images, and write the card."""
+    from automl_fashion.onnx_export import onnx_predict_proba, onnx_session
 
-        ens = build_ensemble(study, root)
-        if ens is not None and ens.helps:
-            trials = [m.trial for m in ens.members]
-            return lf.facts(
-                limits,
-                "ensemble of trials " + ", ".join(map(str, trials)),
-                ens.val_accuracy,
-                total_cost(candidates, trials),
-            )
-    best = pick_trial(study, None, "accuracy")
-    family = best.params.get("family", "?")
-    return lf.facts(
-        limits, f"trial {best.number} ({family})", best.value, total_cost(candidates, [best.number])
+    graph = directory / ONNX_FILE
+    X_test, y_test = data.dataset.test()
+    try:
+        session = onnx_session(graph, threads)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        if unloadable is None:
+            raise
+        raise unloadable(exc) from None
+    t0 = time.perf_counter()
+    proba = onnx_predict_proba(session, np.asarray(X_test, dtype=np.float32))
+    onnx_seconds = time.perf_counter() - t0
+    agreement = parity(X_test, proba) if callable(parity) else parity
+    return write_card(
+        directory,
+        proba,
+        y_test,
+        onnx_seconds,
+        agreement,
+        parity_on,
+        calibration=calibration,
+        limits=_measured(limits, graph),
+        info=data.info,
+        spec=data.spec,
+        **facts,
     )
 
 
@@ -522,10 +377,14 @@ def _measured(limits: dict[str, Any] | None, graph: Path) -> dict[str, Any] | No
     return {**limits, "predict_ms_per_1000": cost.predict_ms, "size_mb": cost.size_mb}
 
 
-def _calibrated(proto: Any, calibration: Calibration | None, family: str) -> Any:
+def _calibrated(
+    proto: Any, calibration: Calibration | None, family: str, info: DatasetInfo | None = None
+) -> Any:
     from automl_fashion.onnx_export import calibrate
 
-    return proto if calibration is None else calibrate(proto, calibration.temperature, family)
+    if calibration is None:
+        return proto
+    return calibrate(proto, calibration.temperature, family, info)
 
 
 def _result(

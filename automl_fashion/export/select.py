@@ -1,7 +1,9 @@
 """Which trial to export, and exactly what it trained with: its parameters and its split.
 
 Everything here is read from the study, so it is checked before use: a trial's stored
-configuration by type against its family's space, the study's split settings by range.
+configuration by type against its family's space, the study's split settings by range,
+its data set (``study_spec``, ``study_info``) by field; the data set opened again must be
+the one the study recorded. Selection never reads the test images.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from automl_fashion import families
 from automl_fashion.data import DEFAULT_VAL_SIZE, Split, searched_split
+from automl_fashion.data.spec import INFO_ATTR, Dataset, DatasetSpec, study_info, study_spec
 from automl_fashion.errors import ConfigError
 from automl_fashion.leaderboard import DEFAULT_COST_WEIGHT, score
 from automl_fashion.search_space import SearchSpace, load_space
@@ -136,15 +139,21 @@ class SearchSplit:
     seed: int
     val_size: int
     train_per_class: int | None
+    #: the data set the study searched, as the user named it, and opened
+    spec: DatasetSpec
+    dataset: Dataset
 
     def describe(self) -> str:
         per_class = f", {self.train_per_class} per class" if self.train_per_class else ""
         return f"seed {self.seed}, {self.val_size} validation images{per_class}"
 
 
-def search_split(study: optuna.Study, data_dir: str | None = None) -> SearchSplit:
+def search_split(
+    study: optuna.Study, data_dir: str | None = None, dataset: Dataset | None = None
+) -> SearchSplit:
     """The training / validation split the study's trials were searched on, built as the
-    search's workers build it (the study records its seed, val_size and train_per_class)."""
+    search's workers build it (the study records its data set, seed, val_size and
+    train_per_class). ``dataset``: the study's data set, already opened."""
     attrs = study.user_attrs
 
     def recorded(key: str, default: int | None, low: int, high: int) -> int | None:
@@ -159,9 +168,43 @@ def search_split(study: optuna.Study, data_dir: str | None = None) -> SearchSpli
         return value
 
     seed = recorded("seed", 0, 0, 2**32 - 1) or 0
-    val_size = recorded("val_size", DEFAULT_VAL_SIZE, 10, 59_990) or DEFAULT_VAL_SIZE
-    per_class = recorded("train_per_class", None, 1, 6_000)
+    # the data layer checks these against the data set's own size
+    val_size = recorded("val_size", DEFAULT_VAL_SIZE, 10, 10**8) or DEFAULT_VAL_SIZE
+    per_class = recorded("train_per_class", None, 1, 10**8)
+    spec = study_spec(study)
+    if dataset is None:
+        dataset = spec.open(data_dir)
+    check_same_data(study, dataset)
     split = searched_split(
-        val_size=val_size, seed=seed, train_per_class=per_class, data_dir=data_dir
+        val_size=val_size,
+        seed=seed,
+        train_per_class=per_class,
+        data_dir=data_dir,
+        dataset=dataset,
     )
-    return SearchSplit(split, seed, val_size, per_class)
+    return SearchSplit(split, seed, val_size, per_class, spec, dataset)
+
+
+def check_same_data(study: optuna.Study, dataset: Dataset) -> None:
+    """Refuse data that is not what the study searched (other classes, shape or files)."""
+    if INFO_ATTR not in study.user_attrs:
+        return  # a study from before data sets were recorded: Fashion-MNIST, checked by digest
+    recorded, found = study_info(study), dataset.info
+    if not recorded.same_data(found):
+
+        def said(info: Any) -> str:
+            c, h, w = info.shape
+            return f"{info.name} ({info.n_classes} classes, {c} x {h} x {w})"
+
+        other = (
+            ""
+            if said(recorded) != said(found)
+            else " with other class names"
+            if recorded.classes != found.classes
+            else " with other files"
+        )
+        raise ConfigError(
+            f"study {study.study_name!r} searched {said(recorded)}, but its data set now "
+            f"opens as {said(found)}{other}; export and report need the data the study was "
+            "searched on"
+        )

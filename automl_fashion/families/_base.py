@@ -5,6 +5,11 @@ trained classifier. ``fit`` trains on the train part of a :class:`~automl_fashio
 and calls ``report(step, val_accuracy)`` after every rung of the family's natural fidelity
 (epochs, boosting rounds, training-subset size), so that a pruner can stop it early. The
 callback may raise (``optuna.TrialPruned``, a budget stop): the family lets it propagate.
+
+Nothing here assumes Fashion-MNIST: ``fit`` keeps the split's :class:`DatasetInfo` as
+``info_`` (shape, number of classes, pixel statistics, whether flips keep labels), and
+prediction and export follow it, so a model kept or copied after fit predicts on its own
+data set's images.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import numpy as np
 
 from automl_fashion.budget import BudgetExhausted
 from automl_fashion.data import Split
-from automl_fashion.errors import AutoMLFashionError
+from automl_fashion.data.info import FASHION_MNIST, DatasetInfo
+from automl_fashion.errors import AutoMLFashionError, ConfigError
 from automl_fashion.threads import limit_threads
 
 Report = Callable[[int, float], None]
@@ -109,6 +115,7 @@ class Family(ABC):
         """
         if self.threads < 1:
             raise ValueError(f"threads must be >= 1; got {self.threads}")
+        self.info_: DatasetInfo = data.info
         self.deadline = deadline
         self.history_: list[tuple[int, float]] = []
         self._rung_times = [time.time()]  # fit start, then the end of each rung
@@ -159,13 +166,37 @@ class Family(ABC):
         if self.deadline is not None and time.time() > self.deadline:
             raise BudgetExhausted(f"{self.name}: the search budget is spent (inside a rung)")
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities (N x 10, rows sum to 1) for uint8 images N x 28 x 28."""
+    @property
+    def info(self) -> DatasetInfo:
+        """The data set the model was fitted on (``info_``, kept for predict and export).
+
+        Fashion-MNIST's before ``fit``: what a network is built for when nothing says
+        otherwise (benchmarks and throughput measurements build unfitted networks).
+        """
+        info: DatasetInfo = getattr(self, "info_", FASHION_MNIST)
+        return info
+
+    def check_images(self, X: np.ndarray) -> np.ndarray:
+        """``X`` as the data set's arrays (N x ``info.array_shape``): N x H x W for one
+        channel, N x H x W x C for colour. Also accepted: N x C x H x W (what networks and
+        ONNX take) and, for one channel, N x 1 x H x W."""
         X = np.asarray(X)
-        if X.ndim == 4 and X.shape[1] == 1:
-            X = X[:, 0]
-        if X.ndim != 3 or X.shape[1:] != (28, 28):
-            raise ValueError(f"expected images of shape (N, 28, 28); got {X.shape}")
+        info = self.info
+        c, h, w = info.shape
+        if X.ndim == 4 and X.shape[1:] == (c, h, w):
+            X = X[:, 0] if c == 1 else X.transpose(0, 2, 3, 1)
+        if X.ndim != 1 + len(info.array_shape) or X.shape[1:] != info.array_shape:
+            channels = "" if c == 1 else f" x {c}"
+            raise ConfigError(
+                f"X: expected images of {info.name} as N x {h} x {w}{channels} "
+                f"(or N x {c} x {h} x {w}); got shape {X.shape}"
+            )
+        return X
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities (N x n_classes, rows sum to 1) for uint8 images of the data
+        set the model was fitted on (see :meth:`check_images` for the layouts)."""
+        X = self.check_images(X)
         with limit_threads(self.threads, torch=self.uses_torch):
             proba = self._predict_proba(X)
         return proba
@@ -178,7 +209,8 @@ class Family(ABC):
         return _size_of(vars(self), depth=0, seen=set())
 
     def deploy_module(self) -> Any:
-        """A torch module from raw pixels (0..255, any N-first layout) to probabilities.
+        """A torch module from raw pixels (0..255, N x C x H x W as ``info.shape`` says, or
+        any N-first layout of it) to probabilities (N x ``info.n_classes``).
 
         Export traces it into ONNX; its buffers are the native weights. Families without
         one cannot be exported yet.
@@ -192,4 +224,4 @@ class Family(ABC):
 
     @abstractmethod
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Probabilities for validated uint8 images N x 28 x 28."""
+        """Probabilities for validated uint8 images N x ``info_.array_shape``."""

@@ -4,6 +4,10 @@ Export turns these into ONNX graphs with all preprocessing inside, so that a mod
 onnxruntime alone. The classical families' feature maps (scaled pixels, HOG) are rebuilt here
 operation for operation from ``_features.py``; their learned arrays are module buffers, which
 is also what ``model.safetensors`` holds.
+
+Every module takes what the exported graph takes: float pixel values 0..255 in N x C x H x W
+(the data set's ``info.shape``; any N-first layout of the same numbers works too, so
+N x H x W for one channel), and gives N x n_classes probabilities.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from automl_fashion.data.info import FASHION_MNIST
+from automl_fashion.families._features import LUMA, cell_size, grid
 
 if TYPE_CHECKING:
     import torch
@@ -38,19 +45,37 @@ def _mod(x: torch.Tensor, m: float) -> torch.Tensor:
     return x - torch.floor(x / m) * m
 
 
+def luminance(img: torch.Tensor) -> torch.Tensor:
+    """``_features.luminance``: N x H x W x 3 -> N x H x W, term by term in the same order."""
+    r, g, b = LUMA
+    return img[..., 0] * r + img[..., 1] * g + img[..., 2] * b
+
+
 class Pixels(_nn()):  # type: ignore[misc]
-    """Raw pixels of any layout (N x 28 x 28, N x 1 x 28 x 28, N x 784) -> N x 28 x 28."""
+    """Raw pixels N x C x H x W (or any N-first layout: N x H x W, N x C*H*W) -> the
+    arrays' layout of ``_features``: N x H x W for one channel, N x H x W x C for colour."""
+
+    def __init__(self, shape: tuple[int, int, int] = FASHION_MNIST.shape) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(-1, 28, 28).float()
+        c, h, w = self.shape
+        if c == 1:
+            return x.reshape(-1, h, w).float()
+        return x.reshape(-1, c, h, w).permute(0, 2, 3, 1).float()
 
 
 class HOG(_nn()):  # type: ignore[misc]
-    """The HOG descriptor of ``_features.hog`` for pixel values 0..255."""
+    """The HOG descriptor of ``_features.hog`` for grayscale pixel values 0..255,
+    N x H x W (``size``), ``cell`` in pixels."""
 
-    def __init__(self, cell: int = 4, bins: int = 9) -> None:
+    def __init__(
+        self, cell: int = 4, bins: int = 9, size: tuple[int, int] = FASHION_MNIST.size
+    ) -> None:
         super().__init__()
         self.cell, self.bins = cell, bins
+        self.size = tuple(size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         import torch
@@ -74,8 +99,11 @@ class HOG(_nn()):  # type: ignore[misc]
         hist = torch.stack(
             [(lo == b).float() * w_lo + (hi == b).float() * w_hi for b in range(self.bins)], -1
         )
-        c = 28 // self.cell
-        cells = hist.reshape(-1, c, self.cell, c, self.cell, self.bins).sum(dim=(2, 4))
+        cell = self.cell
+        rows, cols, top, left = grid(cell, *self.size)
+        if (rows * cell, cols * cell) != self.size:
+            hist = hist[:, top : top + rows * cell, left : left + cols * cell]
+        cells = hist.reshape(-1, rows, cell, cols, cell, self.bins).sum(dim=(2, 4))
         blocks = torch.cat(
             [cells[:, :-1, :-1], cells[:, 1:, :-1], cells[:, :-1, 1:], cells[:, 1:, 1:]], -1
         )
@@ -86,23 +114,30 @@ class HOG(_nn()):  # type: ignore[misc]
 
 
 class Features(_nn()):  # type: ignore[misc]
-    """``_features.featurize`` in torch: pixels, hog or hog+pixels."""
+    """``_features.featurize`` in torch: pixels, hog or hog+pixels, for images of
+    ``shape`` (C, H, W); ``hog_cell`` is the searched cell, sized as ``featurize`` does."""
 
-    def __init__(self, kind: str, hog_cell: int = 4) -> None:
+    def __init__(
+        self, kind: str, hog_cell: int = 4, shape: tuple[int, int, int] = FASHION_MNIST.shape
+    ) -> None:
         super().__init__()
         self.kind = kind
-        self.hog = HOG(hog_cell)
+        self.pixels = Pixels(shape)
+        c, h, w = shape
+        self.hog = HOG(cell_size(hog_cell, h, w), size=(h, w))
+        self.colour = c > 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         import torch
 
-        img = Pixels()(x)
+        img = self.pixels(x)
         flat = img.reshape(img.shape[0], -1) / 255.0
         if self.kind == "pixels":
             return flat
+        gray = luminance(img) if self.colour else img
         if self.kind == "hog":
-            return self.hog(img)
-        return torch.cat([self.hog(img), flat], 1)
+            return self.hog(gray)
+        return torch.cat([self.hog(gray), flat], 1)
 
 
 class Standardize(_nn()):  # type: ignore[misc]
@@ -137,11 +172,12 @@ class Softmax(_nn()):  # type: ignore[misc]
 class FlipAverage(_nn()):  # type: ignore[misc]
     """The mean of a module's outputs for an N x C x H x W batch and its mirror image."""
 
-    def __init__(self, inner: nn.Module, width: int = 28) -> None:
+    def __init__(self, inner: nn.Module, width: int = FASHION_MNIST.size[1]) -> None:
         import torch
 
         super().__init__()
         self.inner = inner
+        self.reverse: torch.Tensor
         # a Gather with reversed indices: exported to ONNX everywhere, unlike aten::flip
         self.register_buffer("reverse", torch.arange(width - 1, -1, -1), persistent=False)
 
@@ -157,14 +193,17 @@ class RBFOneVsRest(_nn()):  # type: ignore[misc]
     into (-1/3, 1/3).
     """
 
-    def __init__(self, svc: object, n_classes: int = 10) -> None:
+    def __init__(self, svc: object, n_classes: int) -> None:
         super().__init__()
         sv = np.asarray(svc.support_vectors_)  # type: ignore[attr-defined]
         dual = np.asarray(svc.dual_coef_)  # type: ignore[attr-defined]
         counts = np.asarray(svc.n_support_)  # type: ignore[attr-defined]
         classes = np.asarray(svc.classes_)  # type: ignore[attr-defined]
+        intercept = np.asarray(svc.intercept_)  # type: ignore[attr-defined]
         starts = np.concatenate([[0], np.cumsum(counts)])
         k = len(classes)
+        if k == 2:  # sklearn flips a binary model's signs (> 0: the second class): undo it
+            dual, intercept = -dual, -intercept
         pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
         # coefficient of each support vector in each pairwise decision function
         coef = np.zeros((len(sv), len(pairs)))
@@ -180,7 +219,7 @@ class RBFOneVsRest(_nn()):  # type: ignore[misc]
         buffer(self, "sv", sv)
         buffer(self, "sv_sq", (sv**2).sum(1))
         buffer(self, "coef", coef)
-        buffer(self, "intercept", np.asarray(svc.intercept_))  # type: ignore[attr-defined]
+        buffer(self, "intercept", intercept)
         buffer(self, "lose", lose)
         buffer(self, "win", win)
         buffer(self, "unseen", np.isin(np.arange(n_classes), classes, invert=True) * -1e9)

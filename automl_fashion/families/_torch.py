@@ -4,6 +4,11 @@ Batches are sliced from in-memory tensors (no per-sample DataLoader: on 28x28 im
 Python overhead of one would cost more than the arithmetic). Augmentations work on a whole
 batch at once. After every epoch the validation accuracy is reported, which is the rung a
 pruner sees.
+
+Everything follows the data set the model is fitted on (``info``): networks take its
+C x H x W and give one logit per class; pixels are normalised, augmented and viewed at test
+time as :mod:`~automl_fashion.families._images` does it for that data set; flips, in
+training and at test time, only where a mirror image keeps its label (``info.flips``).
 """
 
 from __future__ import annotations
@@ -18,13 +23,20 @@ import numpy as np
 
 from automl_fashion.data import Split
 from automl_fashion.families._base import Family, Report, TrainingDiverged
+from automl_fashion.families._images import (
+    augment,
+    background,
+    normalize,
+    pad,
+    shifted,
+    to_tensor,
+    view_average,
+)
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-# Fashion-MNIST training-set pixel statistics (on the 0..1 scale)
-MEAN, STD = 0.2860, 0.3530
 EVAL_BATCH = 1024
 #: A schedule is not shortened below this many epochs (the first rung pruning looks at).
 MIN_EPOCHS = 3
@@ -42,56 +54,6 @@ def pick_device(device: str) -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def to_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 N x 28 x 28 -> normalised float32 N x 1 x 28 x 28 on ``device``."""
-    import torch
-
-    t = torch.from_numpy(np.ascontiguousarray(X)).to(device)
-    return ((t.float().unsqueeze(1) / 255.0) - MEAN) / STD
-
-
-def augment(
-    x: torch.Tensor, gen: torch.Generator, *, flip: bool, shift: int, erase: float
-) -> torch.Tensor:
-    """Random horizontal flip, translation by up to ``shift`` pixels, random erasing."""
-    import torch
-    import torch.nn.functional as F
-
-    b, _, h, w = x.shape
-    dev = x.device
-    if flip:
-        mask = torch.rand(b, 1, 1, 1, generator=gen, device=dev) < 0.5
-        x = torch.where(mask, x.flip(3), x)
-    if shift:
-        # pad with the background value, then gather a shifted 28x28 window per image
-        bg = -MEAN / STD
-        padded = F.pad(x, (shift, shift, shift, shift), value=bg)
-        dy = torch.randint(0, 2 * shift + 1, (b,), generator=gen, device=dev)
-        dx = torch.randint(0, 2 * shift + 1, (b,), generator=gen, device=dev)
-        rows = (dy[:, None] + torch.arange(h, device=dev))[:, :, None]
-        cols = (dx[:, None] + torch.arange(w, device=dev))[:, None, :]
-        x = padded[torch.arange(b, device=dev)[:, None, None], 0, rows, cols].unsqueeze(1)
-    if erase > 0:
-        # random erasing (Zhong et al. 2017): one rectangle, 2%-25% of the image, set to 0
-        area = torch.empty(b, device=dev).uniform_(0.02, 0.25, generator=gen) * h * w
-        ratio = torch.exp(torch.empty(b, device=dev).uniform_(-1.2, 1.2, generator=gen))
-        eh = (area * ratio).sqrt().clamp(1, h).long()
-        ew = (area / ratio).sqrt().clamp(1, w).long()
-        y0 = (torch.rand(b, generator=gen, device=dev) * (h - eh + 1)).long()
-        x0 = (torch.rand(b, generator=gen, device=dev) * (w - ew + 1)).long()
-        yy = torch.arange(h, device=dev)[None, :, None]
-        xx = torch.arange(w, device=dev)[None, None, :]
-        box = (
-            (yy >= y0[:, None, None])
-            & (yy < (y0 + eh)[:, None, None])
-            & (xx >= x0[:, None, None])
-            & (xx < (x0 + ew)[:, None, None])
-        )
-        apply = torch.rand(b, generator=gen, device=dev) < erase
-        x = x.masked_fill((box & apply[:, None, None]).unsqueeze(1), 0.0)
-    return x
 
 
 def amp_dtype(device: torch.device) -> torch.dtype | None:
@@ -141,46 +103,6 @@ def update_ema(pairs: tuple[list[torch.Tensor], list[torch.Tensor]], decay: floa
         torch._foreach_lerp_(averages, currents, 1.0 - decay)
 
 
-def shifted(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """Images moved by ``dy`` rows and ``dx`` columns (normalised N x 1 x H x W), the
-    uncovered border filled with the background, as the training translation does. Pad and
-    slice: both export to ONNX."""
-    import torch.nn.functional as F
-
-    if dy == 0 and dx == 0:
-        return x
-    h, w = x.shape[-2], x.shape[-1]
-    m = max(abs(dy), abs(dx))
-    padded = F.pad(x, (m, m, m, m), value=-MEAN / STD)
-    return padded[:, :, m - dy : m - dy + h, m - dx : m - dx + w]
-
-
-def view_average(inner: nn.Module, views: list[tuple[bool, int, int]]) -> nn.Module:
-    """A module averaging ``inner``'s outputs over test-time views ``(flip, dy, dx)`` of a
-    normalised batch: the exported graph computes what ``_predict_proba`` does. (Defined
-    here, not in ``_deploy``, so that importing this module never imports torch.)"""
-    import torch
-    from torch import nn
-
-    class _ViewAverage(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.inner = inner
-            self.views = views
-            # a Gather with reversed indices: exported to ONNX everywhere, unlike aten::flip
-            self.reverse: torch.Tensor
-            self.register_buffer("reverse", torch.arange(27, -1, -1), persistent=False)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            outs = []
-            for flip, dy, dx in self.views:
-                v = shifted(x, dy, dx)
-                outs.append(self.inner(v.index_select(3, self.reverse) if flip else v))
-            return torch.stack(outs).mean(0)
-
-    return _ViewAverage()
-
-
 class TorchFamily(Family):
     """A torch classifier trained by SGD/AdamW with an optional OneCycle/cosine schedule.
 
@@ -192,6 +114,10 @@ class TorchFamily(Family):
     for BatchNorm parameters), ``ema`` (the decay of an exponential moving average of the
     weights, which is then what is evaluated and exported) and ``tta_shift`` (test-time
     views moved by one pixel up and down, besides the flips).
+
+    On a data set whose labels a mirror image changes (``info.flips`` false: digits),
+    ``fit`` turns ``flip`` off and records that in ``params``: no flipped training images,
+    no flip test-time augmentation.
     """
 
     fidelity = "epochs"
@@ -205,7 +131,8 @@ class TorchFamily(Family):
 
     @abstractmethod
     def build_network(self) -> nn.Module:
-        """The untrained network for ``self.params`` (input N x 1 x 28 x 28, 10 logits)."""
+        """The untrained network for ``self.params`` and the data set ``self.info``: input
+        N x C x H x W (``info.shape``), one logit per class (``info.n_classes``)."""
 
     def augmentation(self, epochs: int) -> tuple[bool, int, float]:
         """``(flip, shift, erase)`` for a run of ``epochs`` epochs, called once per fit.
@@ -249,12 +176,15 @@ class TorchFamily(Family):
         import torch.nn.functional as F
 
         p = self._param
+        info = self.info
+        if not info.flips and p("flip", False):
+            self.params["flip"] = False  # a mirrored digit is another digit, or none
         torch.manual_seed(self.seed)
         device = pick_device(self.device)
         gen = torch.Generator(device=device).manual_seed(self.seed)
-        X = to_tensor(data.X_train, device)
+        X = to_tensor(data.X_train, device, info)
         y = torch.from_numpy(data.y_train).to(device)
-        X_val = to_tensor(data.X_val, device)
+        X_val = to_tensor(data.X_val, device, info)
         y_val = torch.from_numpy(data.y_val).to(device)
         self.device_ = device
         model = self.build_network().to(device)
@@ -305,6 +235,7 @@ class TorchFamily(Family):
         amp = amp_dtype(device)
         scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
         flip, shift, erase = self.augmentation(epochs)
+        fill = background(info)
 
         epoch = 0
         while epoch < epochs:
@@ -317,7 +248,7 @@ class TorchFamily(Family):
                 if step % 20 == 0:
                     self.check_deadline()  # an epoch can take a minute on a CPU
                 idx = order[start : start + batch]
-                xb = augment(X[idx], gen, flip=flip, shift=shift, erase=erase)
+                xb = augment(X[idx], gen, flip=flip, shift=shift, erase=erase, fill=fill)
                 if self.channels_last:
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
@@ -353,8 +284,9 @@ class TorchFamily(Family):
     def flip_tta(self) -> bool:
         """Average the predictions for each image and its mirror image (test-time
         augmentation) when the network was trained with flips: +0.2% validation accuracy
-        measured on a 6-epoch CNN, for a second forward pass."""
-        return bool(self._param("flip", False))
+        measured on a 6-epoch CNN, for a second forward pass. Never where a mirror image
+        changes the label (``info.flips``)."""
+        return bool(self._param("flip", False)) and self.info.flips
 
     @property
     def tta_views(self) -> list[tuple[bool, int, int]]:
@@ -378,16 +310,18 @@ class TorchFamily(Family):
 
         from automl_fashion.families._deploy import FlipAverage, Softmax
 
+        info = self.info
+
         class Normalize(nn.Module):
             def forward(self, x: torch.Tensor) -> torch.Tensor:
-                return (x.reshape(-1, 1, 28, 28).float() / 255.0 - MEAN) / STD
+                return normalize(x.reshape(-1, *info.shape).float() / 255.0, info)
 
         net: nn.Module = nn.Sequential(copy.deepcopy(self.model_).cpu(), Softmax())
         views = self.tta_views
         if views == [(False, 0, 0), (True, 0, 0)]:
-            net = FlipAverage(net)
+            net = FlipAverage(net, width=info.size[1])
         elif len(views) > 1:
-            net = view_average(net, views)
+            net = view_average(net, views, info)
         return nn.Sequential(Normalize(), net).eval().cpu()
 
     def _logits(self, X: torch.Tensor) -> torch.Tensor:
@@ -402,10 +336,11 @@ class TorchFamily(Family):
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         import torch
 
-        x = to_tensor(X, self.device_)
+        x = to_tensor(X, self.device_, self.info)
+        fill = background(self.info)
         probas = []
         for flip, dy, dx in self.tta_views:
-            view = shifted(x, dy, dx)
+            view = shifted(x, dy, dx, fill)
             view = view.flip(3) if flip else view
             if self.channels_last:
                 view = view.contiguous(memory_format=torch.channels_last)
@@ -413,3 +348,22 @@ class TorchFamily(Family):
         proba_t = probas[0] if len(probas) == 1 else sum(probas[1:], probas[0]) / len(probas)
         proba: np.ndarray = proba_t.double().cpu().numpy()
         return proba
+
+
+__all__ = [
+    "MIN_EPOCHS",
+    "TorchFamily",
+    "amp_dtype",
+    "augment",
+    "background",
+    "ema_decay",
+    "epochs_within",
+    "linear_schedule",
+    "normalize",
+    "pad",
+    "pick_device",
+    "shifted",
+    "to_tensor",
+    "update_ema",
+    "view_average",
+]

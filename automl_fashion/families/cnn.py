@@ -3,7 +3,8 @@
 Searchable: width (channels of the first stage, doubled per stage), stages (2 or 3),
 convs per stage, dropout before the classifier (the tuned dropout), and everything the
 shared training loop reads (optimizer, OneCycle/cosine, label smoothing, flip, shift,
-random erasing).
+random erasing). The first convolution takes the data set's channels; each stage pools
+by 2 while both sides are at least 2 pixels; the classifier gives one logit per class.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class CNNFamily(TorchFamily):
         convs = int(self.params["convs_per_stage"])
         dropout = float(self.params["dropout"])
         layers: list[nn.Module] = []
-        c_in, size = 1, 28
+        c_in, (h, w) = self.info.channels, self.info.size
         for s in range(stages):
             c_out = width * 2**s
             for _ in range(convs):
@@ -37,17 +38,18 @@ class CNNFamily(TorchFamily):
                     nn.ReLU(inplace=True),
                 ]
                 c_in = c_out
-            layers.append(nn.MaxPool2d(2))
-            size //= 2
+            if min(h, w) >= 2:  # small pictures keep their last pixel
+                layers.append(nn.MaxPool2d(2))
+                h, w = h // 2, w // 2
         layers += [
             nn.AdaptiveAvgPool2d(1) if self.params.get("global_pool", False) else nn.Identity(),
             nn.Flatten(),
             nn.Dropout(dropout),
         ]
-        features = c_in if self.params.get("global_pool", False) else c_in * size * size
+        features = c_in if self.params.get("global_pool", False) else c_in * h * w
         hidden = int(self.params.get("hidden", 0))
         if hidden:
             layers += [nn.Linear(features, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout)]
             features = hidden
-        layers.append(nn.Linear(features, 10))
+        layers.append(nn.Linear(features, self.info.n_classes))
         return nn.Sequential(*layers)

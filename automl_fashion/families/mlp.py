@@ -1,4 +1,5 @@
-"""Multi-layer perceptron on normalised pixels: depth, width, dropout, batch norm."""
+"""Multi-layer perceptron on normalised pixels (all C x H x W of them): depth, width,
+dropout, batch norm."""
 
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ class MLPFamily(TorchFamily):
         width, depth = int(self.params["width"]), int(self.params["depth"])
         dropout = float(self.params["dropout"])
         layers: list[nn.Module] = [nn.Flatten()]
-        fan_in = 28 * 28
+        c, h, w = self.info.shape
+        fan_in = c * h * w
         for _ in range(depth):
             layers += [nn.Linear(fan_in, width)]
             if self.params.get("batch_norm", False):
                 layers += [nn.BatchNorm1d(width)]
             layers += [nn.ReLU(inplace=True), nn.Dropout(dropout)]
             fan_in = width
-        layers.append(nn.Linear(fan_in, 10))
+        layers.append(nn.Linear(fan_in, self.info.n_classes))
         return nn.Sequential(*layers)

@@ -1,12 +1,13 @@
-"""A small residual network for 28 x 28 images, trained with the fast-training recipe.
+"""A small residual network for small images, trained with the fast-training recipe.
 
 A 3 x 3 stem convolution, then ``stages`` stages of ``blocks`` basic residual blocks
 (conv-BN-ReLU-conv-BN plus a shortcut); every stage doubles the channels and halves the
 resolution (the first stage only when ``first_stride`` is 2), then global average pooling
-and one linear layer. ``identity_init`` zeroes the last BatchNorm scale of every residual
-branch, so that each block starts as the identity. Everything else the shared training loop
-reads (Nesterov SGD or AdamW, a warm-up with linear decay to zero, label smoothing, an EMA of
-the weights, a BatchNorm learning-rate factor, flip / shift TTA) is searched too.
+and one linear layer (one logit per class of the data set). ``identity_init`` zeroes the
+last BatchNorm scale of every residual branch, so that each block starts as the identity.
+Everything else the shared training loop reads (Nesterov SGD or AdamW, a warm-up with linear
+decay to zero, label smoothing, an EMA of the weights, a BatchNorm learning-rate factor,
+flip / shift TTA) is searched too.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class ResNetFamily(TorchFamily):
         blocks = int(self.params["blocks"])
         identity = bool(self.params.get("identity_init", False))
         layers: list[nn.Module] = [
-            nn.Conv2d(1, width, 3, padding=1, bias=False),
+            nn.Conv2d(self.info.channels, width, 3, padding=1, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
         ]
@@ -84,6 +85,6 @@ class ResNetFamily(TorchFamily):
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
             nn.Dropout(float(self.params.get("dropout", 0.0))),
-            nn.Linear(c_in, 10),
+            nn.Linear(c_in, self.info.n_classes),
         ]
         return nn.Sequential(*layers)

@@ -12,7 +12,9 @@ so that one range fits every feature set and PCA size.
 Probabilities: ``SVC(probability=True)`` runs a 5-fold Platt calibration (about 5x the fit
 time). Instead the one-vs-rest decision values (votes of the one-vs-one classifiers plus a
 confidence term in (-1/3, 1/3)) go through a softmax. These are scores, not calibrated
-probabilities; their argmax is the prediction.
+probabilities; their argmax is the prediction. With two classes, where sklearn gives one
+binary decision value, the scores are built the same way from its one pair, so that they
+match the exported graph (``_deploy.RBFOneVsRest``).
 """
 
 from __future__ import annotations
@@ -111,9 +113,14 @@ class SVMFamily(Family):
             report(size, accuracy(data.y_val, self._scores(X_val)))
 
     def _scores(self, Z: np.ndarray) -> np.ndarray:
-        """One-vs-rest decision values in the columns of classes 0..9 (-inf if unseen)."""
+        """One-vs-rest decision values in the columns of the data set's classes (-inf for a
+        class the model never saw)."""
         d = self.model_.decision_function(Z)
-        scores = np.full((len(Z), 10), -np.inf)
+        if d.ndim == 1:  # two classes: sklearn's value is > 0 for the second
+            votes = (d >= 0).astype(np.float64)
+            conf = np.stack([-d, d], 1)
+            d = np.stack([1.0 - votes, votes], 1) + conf / (3.0 * (np.abs(conf) + 1.0))
+        scores = np.full((len(Z), self.info.n_classes), -np.inf)
         scores[:, self.model_.classes_] = d
         return scores
 
@@ -133,14 +140,14 @@ class SVMFamily(Family):
         )
 
         layers: list[nn.Module] = [
-            Features(self.params["features"], int(self.params.get("hog_cell", 4)))
+            Features(self.params["features"], int(self.params.get("hog_cell", 4)), self.info.shape)
         ]
         if self.scaler_ is not None:
             layers.append(Standardize(self.scaler_.mean_, self.scaler_.scale_))
         components = self.pca_.components_
         layers += [
             Affine(components, -np.asarray(self.pca_.mean_) @ components.T),
-            RBFOneVsRest(self.model_),
+            RBFOneVsRest(self.model_, self.info.n_classes),
             Softmax(),
         ]
         return nn.Sequential(*layers).eval()

@@ -22,6 +22,8 @@ from automl_fashion.artifacts import check_artifact, load_val, saved_trials
 GALLERY_PER_CLASS = 4
 #: Images per class that every family gets wrong.
 ALL_WRONG_PER_CLASS = 3
+#: Thumbnails per gallery at most (a data set of many classes would fill pages).
+MAX_THUMBS = 80
 
 
 @dataclass
@@ -48,7 +50,7 @@ class Failures:
     all_wrong_families: list[str] = field(default_factory=list)
     #: Per family, ``(trial, per-class accuracy)`` of its best saved model.
     class_accuracy: dict[str, tuple[int, list[float | None]]] = field(default_factory=dict)
-    images: np.ndarray | None = None  # the validation images (N x H x W, uint8)
+    images: np.ndarray | None = None  # the validation images (N x H x W (x C), uint8)
 
 
 def _best_saved(
@@ -143,7 +145,7 @@ def _gallery(proba: np.ndarray, labels: np.ndarray) -> list[Mistake]:
         wrong = np.flatnonzero((labels == c) & (pred != c))
         order = wrong[np.argsort(-proba[wrong, pred[wrong]], kind="stable")]
         out += [_mistake(proba, labels, int(i)) for i in order[:GALLERY_PER_CLASS]]
-    return out
+    return out[:MAX_THUMBS]
 
 
 def _all_wrong(
@@ -157,4 +159,4 @@ def _all_wrong(
     for c in range(proba.shape[1]):
         picked = np.flatnonzero(wrong & (labels == c))[:ALL_WRONG_PER_CLASS]
         out += [_mistake(proba, labels, int(i)) for i in picked]
-    return out
+    return out[:MAX_THUMBS]

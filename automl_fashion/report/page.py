@@ -100,6 +100,8 @@ class Thumb:
     true: int
     pred: int
     prob: float
+    width: int = 56
+    height: int = 56
 
 
 def gallery(thumbs: Sequence[Thumb], classes: Sequence[str], kind: str) -> str:
@@ -108,7 +110,8 @@ def gallery(thumbs: Sequence[Thumb], classes: Sequence[str], kind: str) -> str:
     cells = "".join(
         f'<figure class="thumb" data-gallery="{kind}" data-val-index="{t.index}" '
         f'data-true="{t.true}" '
-        f'data-pred="{t.pred}"><img src="{html.escape(t.src)}" width="56" height="56" '
+        f'data-pred="{t.pred}"><img src="{html.escape(t.src)}" width="{t.width}" '
+        f'height="{t.height}" '
         f'alt="validation image {t.index}"><figcaption><b>{html.escape(classes[t.true])}</b>'
         f"<br>as {html.escape(classes[t.pred])} {t.prob:.0%}</figcaption></figure>"
         for t in thumbs

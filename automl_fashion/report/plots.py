@@ -29,6 +29,11 @@ OUTCOME_COLORS = {
 MAX_CURVES = 300
 
 
+#: Up to this many classes the confusion matrix writes its counts in the cells, and names
+#: every class on its axes.
+ANNOTATED_CLASSES, LABELLED_CLASSES = 20, 60
+
+
 def plain(text: str) -> str:
     """Text from the study shown as is: matplotlib reads ``$...$`` as mathematics (and a
     malformed formula would fail the whole figure)."""
@@ -94,12 +99,15 @@ def confusion(matrix: np.ndarray, classes: Sequence[str], path: Path) -> Path:
 
     rows = matrix.sum(1, keepdims=True).clip(min=1)
     share = matrix / rows
-    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    side = min(20.0, max(5.6, 0.45 * len(classes) + 1.0))
+    fig, ax = plt.subplots(figsize=(side + 0.8, side))
     ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     n = len(classes)
-    ax.set_xticks(range(n), classes, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(n), classes, fontsize=8)
-    for t in range(n):
+    if n <= LABELLED_CLASSES:
+        names = [plain(c) for c in classes]
+        ax.set_xticks(range(n), names, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(n), names, fontsize=8)
+    for t in range(n if n <= ANNOTATED_CLASSES else 0):
         for p in range(n):
             if matrix[t, p]:
                 ax.text(

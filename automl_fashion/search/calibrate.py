@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from automl_fashion import families as family_registry
+from automl_fashion.data.info import FASHION_MNIST, DatasetInfo
 from automl_fashion.search.plan import Speeds
 from automl_fashion.search_space import load_space
 from automl_fashion.threads import limit_threads
@@ -53,9 +54,14 @@ def matmul_gflops() -> float:
 
 
 def step_seconds(
-    family: str, threads: int, spaces_dir: str | None = None, device: str = "cpu"
+    family: str,
+    threads: int,
+    spaces_dir: str | None = None,
+    device: str = "cpu",
+    info: DatasetInfo = FASHION_MNIST,
 ) -> tuple[float, int]:
-    """(seconds per training step, batch size) of ``family``'s init network on ``device``."""
+    """(seconds per training step, batch size) of ``family``'s init network on ``device``,
+    for inputs of the data set ``info`` describes."""
     import torch
     import torch.nn.functional as F
 
@@ -64,14 +70,15 @@ def step_seconds(
 
     params = dict(load_space(family, spaces_dir).init)
     model = family_registry.get(family)(params, seed=0, threads=threads)
+    model.info_ = info  # what fit would set: the network follows the data set's shape
     batch = int(params.get("batch_size", 128))
     with limit_threads(threads, torch=True):
         net = model.build_network().to(dev)  # type: ignore[attr-defined]
-        x = torch.randn(batch, 1, 28, 28, device=dev)
+        x = torch.randn(batch, *info.shape, device=dev)
         if getattr(model, "channels_last", False):
             net = net.to(memory_format=torch.channels_last)
             x = x.contiguous(memory_format=torch.channels_last)
-        y = torch.randint(0, 10, (batch,), device=dev)
+        y = torch.randint(0, info.n_classes, (batch,), device=dev)
         opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
         timings = []
         for i in range(2 * STEPS):
@@ -92,11 +99,14 @@ def measure_speeds(
     cores: int,
     spaces_dir: str | None = None,
     device: str = "cpu",
+    info: DatasetInfo = FASHION_MNIST,
 ) -> Speeds:
-    """:class:`Speeds` for ``families`` on this machine, training on ``n_train`` images;
-    torch families on ``device`` (a GPU's speed does not depend on the CPU threads)."""
+    """:class:`Speeds` for ``families`` on this machine, training on ``n_train`` images of
+    the data set ``info`` describes; torch families on ``device`` (a GPU's speed does not
+    depend on the CPU threads). The other families' reference times scale with the number
+    of images and of values per image."""
     factor = REFERENCE_GFLOPS / max(1e-3, matmul_gflops())
-    scale = n_train / REFERENCE_IMAGES
+    scale = n_train / REFERENCE_IMAGES * math.prod(info.shape) / math.prod(FASHION_MNIST.shape)
     fit: dict[str, float] = {}
     epochs: dict[str, int] = {}
     predict: dict[str, float] = {}
@@ -108,7 +118,7 @@ def measure_speeds(
         if ref is not None:
             predict[fam] = ref[1] * 10 / 1000 * factor  # 10,000 test images
         if getattr(cls, "uses_torch", False) and hasattr(cls, "build_network"):
-            step, batch = step_seconds(fam, 1, spaces_dir, device)
+            step, batch = step_seconds(fam, 1, spaces_dir, device, info)
             init = dict(load_space(fam, spaces_dir).init)
             epochs[fam] = int(init.get("epochs", 10))
             per_epoch = step * math.ceil(n_train / batch) * EPOCH_OVERHEAD
@@ -118,7 +128,7 @@ def measure_speeds(
             fit[fam] = ref[0] * factor * scale
     if timed and cores >= 2 and device == "cpu":
         fam, one = max(timed, key=lambda x: x[1])  # the slowest network: the one that matters
-        two, _ = step_seconds(fam, 2, spaces_dir)
+        two, _ = step_seconds(fam, 2, spaces_dir, info=info)
         speedup = min(2.0, max(1.0, one / two))
     return Speeds(
         fit_seconds=fit,

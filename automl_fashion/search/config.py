@@ -9,12 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from automl_fashion import families as family_registry
 from automl_fashion.errors import ConfigError
 from automl_fashion.pruning import make_pruner
 from automl_fashion.search_space import load_space
 from automl_fashion.threads import available_cores, total_memory
+
+if TYPE_CHECKING:
+    from automl_fashion.data.spec import DatasetSpec
 
 SAMPLERS = ("tpe", "random")
 #: numpy and Optuna's samplers take 32-bit seeds.
@@ -51,8 +55,15 @@ class SearchConfig:
     sampler: str = "tpe"
     pruner: str = "sha"
     warm_start: bool = True
-    val_size: int = 10_000
+    #: Validation images; None: the data set's default (10,000 for the built-in sets).
+    val_size: int | None = None
     data_dir: str | None = None
+    #: The data set: a built-in name (--dataset), or a folder of pictures (--data DIR)
+    #: brought to --image-size and --color.
+    dataset: str = "fashion-mnist"
+    data: str | None = None
+    image_size: int | None = None
+    color: str | None = None
     spaces_dir: str | None = None
     device: str = "auto"
     #: Train on this many images per class (smoke tests); None = the full split.
@@ -73,7 +84,7 @@ class SearchConfig:
                 " is not a valid study name; expected 1-100 characters of letters, digits, "
                 "'.', '_' and '-', not starting with '.'"
             )
-        _check_int("--seed", self.seed, 0, MAX_SEED)
+        check_int("--seed", self.seed, 0, MAX_SEED)
         if self.families is not None:
             self.families = unique(self.families)
             if not self.families:
@@ -82,12 +93,11 @@ class SearchConfig:
             raise ConfigError(f"--sampler: {self.sampler!r}; expected one of {list(SAMPLERS)}")
         make_pruner(self.pruner)
         self._check_workers()
-        if self.train_per_class is not None:
-            from automl_fashion.data.dataset import N_TRAIN
-
-            # the split is stratified: each of the 10 classes has (N_TRAIN - val_size) / 10
-            most = (N_TRAIN - self.val_size) // 10
-            _check_int("--train-per-class", self.train_per_class, 1, most)
+        self.dataset_spec()  # checks --dataset, --data, --image-size and --color
+        if self.val_size is not None:
+            check_int("--val-size", self.val_size, 10, 10_000_000)
+        if self.train_per_class is not None:  # at most what the data set has: see search
+            check_int("--train-per-class", self.train_per_class, 1, 1_000_000)
         if not isinstance(self.device, str) or not DEVICE.fullmatch(self.device):
             raise ConfigError(
                 f"--device: {self.device!r} is not a device; expected auto, cpu, cuda, cuda:N "
@@ -100,6 +110,20 @@ class SearchConfig:
 
         Limits(self.max_predict_ms, self.max_size_mb)  # checks them
         return self
+
+    def dataset_spec(self) -> DatasetSpec:
+        """The data set these settings name (checked)."""
+        from automl_fashion.data.spec import DatasetSpec
+
+        # absolute: export, evaluate and resume may run from another directory
+        folder = str(Path(self.data).expanduser().absolute()) if self.data else None
+        return DatasetSpec(
+            name=self.dataset,
+            folder=folder,
+            image_size=self.image_size,
+            color=self.color,
+            seed=self.seed,
+        ).validated()
 
     def _check_export_dir(self) -> None:
         """Refuse an export folder now, not after the whole budget. The default,
@@ -159,7 +183,7 @@ def unique(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _check_int(flag: str, value: object, low: int, high: int) -> None:
+def check_int(flag: str, value: object, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(f"{flag}: {value!r}; expected an integer from {low} to {high}")
 

@@ -5,6 +5,8 @@ must keep (the split, the families, the sampler and pruner) and what it may choo
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.distributions import CategoricalDistribution
@@ -13,6 +15,10 @@ from automl_fashion import families as family_registry
 from automl_fashion.errors import ConfigError
 from automl_fashion.pruning import FAMILY_PARAM
 from automl_fashion.search.config import SearchConfig
+
+if TYPE_CHECKING:
+    from automl_fashion.data.info import DatasetInfo
+    from automl_fashion.data.spec import DatasetSpec
 
 
 def split_settings(config: SearchConfig) -> dict[str, int | None]:
@@ -42,6 +48,43 @@ def check_split(study: optuna.Study, config: SearchConfig) -> None:
             f"study {config.study!r} was started with {flags}: its trials are compared on "
             "one validation split, so resume it with the same settings, or start a new --study"
         )
+
+
+def check_dataset(study: optuna.Study, config: SearchConfig, info: DatasetInfo) -> None:
+    """Resuming a study on other data would compare trials on different images: refuse,
+    and say which data set the study was searched on (older studies: Fashion-MNIST)."""
+    from automl_fashion.data.spec import study_info, study_spec
+
+    if not study.get_trials(deepcopy=False):
+        return
+    recorded = study_spec(study)
+    if not (_same_request(recorded, config.dataset_spec()) and study_info(study).same_data(info)):
+        raise ConfigError(
+            f"study {config.study!r} was searched on {recorded.label}{_flags(recorded)}, "
+            f"not on {info.name}: its trials are compared on one data set, so resume it "
+            "with the same data, or start a new --study"
+        )
+
+
+def _same_request(a: DatasetSpec, b: DatasetSpec) -> bool:
+    if a.folder is None or b.folder is None:
+        return a.folder is None and b.folder is None and a.name == b.name
+    return Path(a.folder).resolve() == Path(b.folder).resolve() and (
+        a.image_size,
+        a.color,
+    ) == (b.image_size, b.color)
+
+
+def _flags(spec: DatasetSpec) -> str:
+    """How to ask for ``spec`` again on the command line."""
+    if spec.folder is None:
+        return f" (--dataset {spec.name})"
+    extra = "".join(
+        f" {flag} {value}"
+        for flag, value in (("--image-size", spec.image_size), ("--color", spec.color))
+        if value is not None
+    )
+    return f" (--data {spec.folder}{extra})"
 
 
 def study_families(study: optuna.Study) -> list[str] | None:
@@ -76,9 +119,16 @@ def resolve_families(study: optuna.Study, config: SearchConfig) -> list[str]:
     return recorded
 
 
-def record_settings(study: optuna.Study, config: SearchConfig, started: float) -> None:
-    """What joining workers and later resumes read: deadline, families, split, sampler."""
+def record_settings(
+    study: optuna.Study, config: SearchConfig, started: float, info: DatasetInfo
+) -> None:
+    """What joining workers, later resumes, export and the report read: deadline,
+    families, data set, split, sampler."""
+    from automl_fashion.data.spec import INFO_ATTR, SPEC_ATTR
+
     study.set_user_attr("deadline", started + config.budget)
+    study.set_user_attr(SPEC_ATTR, config.dataset_spec().as_dict())
+    study.set_user_attr(INFO_ATTR, info.as_dict())
     study.set_user_attr("families", list(config.families or []))
     for key, value in split_settings(config).items():
         study.set_user_attr(key, value)
@@ -111,6 +161,11 @@ def join_config(config: SearchConfig, budget: float | None) -> SearchConfig:
         config.families = [str(f) for f in attrs["families"]] or None
     config.budget = budget
     config.warm_start = False
+    from automl_fashion.data.spec import study_spec
+
+    spec = study_spec(study)  # the study's data set, whatever this machine's flags say
+    config.dataset, config.data = spec.name, spec.folder
+    config.image_size, config.color = spec.image_size, spec.color
     config.join = True
     # the study's split, sampler and pruner, whatever this machine's flags say
     for key, value in split_settings(config).items():

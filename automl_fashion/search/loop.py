@@ -31,21 +31,30 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from automl_fashion.errors import AutoMLFashionError
 from automl_fashion.search.calibrate import measure_speeds
-from automl_fashion.search.config import SearchConfig, max_jobs
-from automl_fashion.search.join import check_split, record_settings, resolve_families
+from automl_fashion.search.config import SearchConfig, check_int, max_jobs
+from automl_fashion.search.join import (
+    check_dataset,
+    check_split,
+    record_settings,
+    resolve_families,
+)
 from automl_fashion.search.plan import Plan, make_plan
 from automl_fashion.search.pool import WorkerPool
 from automl_fashion.search.worker import FAILURE_STREAK, cuda_devices, open_study
 from automl_fashion.search_space import load_space
 from automl_fashion.storage import artifacts_dir, mask_url, recover_stale_trials, studies_dir
 from automl_fashion.threads import available_cores
+
+if TYPE_CHECKING:
+    from automl_fashion.data.info import DatasetInfo
+    from automl_fashion.data.spec import Dataset
 
 
 @dataclass
@@ -93,16 +102,18 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     named = config.families is not None
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dataset, n_images = _open_dataset(config)  # before the study: bad data writes nothing
     study = open_study(config)
     # a new study's first worker keeps the study's seed: a sequential seeded search repeats
     fresh = not config.join and not study.get_trials(deepcopy=False)
     if not config.join:
+        check_dataset(study, config, dataset.info)
         check_split(study, config)
     config.families = resolve_families(study, config)
     config.check_families(config.families)
     if not config.join:
-        record_settings(study, config, t_start)
-    plan = _plan(study, config, named)
+        record_settings(study, config, t_start, dataset.info)
+    plan = _plan(study, config, named, dataset.info, n_images)
     jobs, threads = plan.jobs, plan.threads
     if not config.join:
         study.set_user_attr("plan", plan.as_dict())
@@ -113,11 +124,7 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     recovered = recover_stale_trials(study)
     _requeue_interrupted(study)
     if config.warm_start:
-        _warm_start(study, plan, config.spaces_dir)
-    from automl_fashion.data import load_split
-
-    # fill the parsed-array cache once, before the workers start reading it
-    load_split(val_size=config.val_size, seed=config.seed, data_dir=config.data_dir)
+        _warm_start(study, plan, config.spaces_dir, dataset.info)
 
     pool = WorkerPool(config, soft, hard, threads, t_start, max_deaths=max(4, 2 * jobs))
     # `kill` (SIGTERM) stops the search the way Ctrl-C does: trials end at their next rung
@@ -217,28 +224,42 @@ def _why_none(
     return "; ".join(parts) or "no trial started within the budget: give a longer --budget"
 
 
-def _plan(study: optuna.Study, config: SearchConfig, named: bool) -> Plan:
+def _open_dataset(config: SearchConfig) -> tuple[Dataset, int]:
+    """Open (download, verify, read: the arrays are cached for the workers) the data set,
+    and settle the validation size on it."""
+    from automl_fashion.data.dataset import default_val_size
+
+    dataset = config.dataset_spec().open(config.data_dir)
+    _, labels = dataset.train()
+    if config.val_size is None:
+        config.val_size = default_val_size(len(labels), dataset.info.n_classes)
+    if config.train_per_class is not None:  # the split is stratified: as many per class
+        most = (len(labels) - config.val_size) // dataset.info.n_classes
+        check_int("--train-per-class", config.train_per_class, 1, most)
+    return dataset, len(labels)
+
+
+def _plan(
+    study: optuna.Study, config: SearchConfig, named: bool, info: DatasetInfo, n_images: int
+) -> Plan:
     """The budget plan for this run (:mod:`~automl_fashion.search.plan`), from speeds
     measured here in a few seconds."""
-    from automl_fashion.data import DEFAULT_VAL_SIZE
-    from automl_fashion.data.dataset import N_TRAIN
-
-    assert config.families is not None
+    assert config.families is not None and config.val_size is not None
     n_train = (
-        10 * config.train_per_class
+        info.n_classes * config.train_per_class
         if config.train_per_class is not None
-        else N_TRAIN - (config.val_size or DEFAULT_VAL_SIZE)
+        else n_images - config.val_size
     )
     cores = available_cores()
     gpus = cuda_devices(config.device, config.families)
     if config.device.startswith("cuda:"):
         gpus = 1  # the one device named
     device = "cuda" if gpus else "cpu"
-    speeds = measure_speeds(config.families, n_train, cores, config.spaces_dir, device)
+    speeds = measure_speeds(config.families, n_train, cores, config.spaces_dir, device, info)
     seen = {str(t.params.get("family")) for t in study.get_trials(deepcopy=False)}
     variants = {}
     for name in config.families:
-        space = load_space(name, config.spaces_dir)
+        space = load_space(name, config.spaces_dir, info=info)
         variants[name] = [
             {k: v for k, v in var.items() if space.init.get(k) != v} for var in space.variants
         ]
@@ -258,10 +279,11 @@ def _plan(study: optuna.Study, config: SearchConfig, named: bool) -> Plan:
     )
 
 
-def _warm_start(study: optuna.Study, plan: Plan, spaces_dir: str | None) -> None:
-    """Queue the plan's known-good inits (families already in the study are not in it)."""
+def _warm_start(study: optuna.Study, plan: Plan, spaces_dir: str | None, info: DatasetInfo) -> None:
+    """Queue the plan's known-good inits (families already in the study are not in it),
+    within what the data set allows (no flips of digits: see ``SearchSpace.for_data``)."""
     for item in plan.queue:
-        space = load_space(item.family, spaces_dir)
+        space = load_space(item.family, spaces_dir, info=info)
         params = {"family": item.family, **space.trial_params({**space.init, **item.overrides})}
         study.enqueue_trial(params, user_attrs={"warm_start": True})
 

@@ -199,11 +199,13 @@ def _work(job: WorkerJob, control: _Control) -> dict[str, Any]:
         "sampler": config.sampler,
         "sampler_seed": seed,
     }
+    assert config.val_size is not None  # the search settled it on the data set
     data = searched_split(
         val_size=config.val_size,
         seed=config.seed,
         train_per_class=config.train_per_class,
         data_dir=config.data_dir,
+        dataset=config.dataset_spec().open(config.data_dir),
     )
     assert config.families is not None  # the search resolved them
     settings = TrialSettings(

@@ -13,7 +13,7 @@ import pytest
 
 from automl_fashion import families
 from automl_fashion.artifacts import ONNX_FILE, sha256_file
-from automl_fashion.data import CLASSES, Split
+from automl_fashion.data import CLASSES, FASHION_MNIST, Split
 from automl_fashion.ensemble import Member, ensemble_onnx
 from automl_fashion.export.calibration import apply_temperature
 from automl_fashion.onnx_export import (
@@ -97,7 +97,7 @@ def test_metadata_names_the_classes_the_input_the_data_and_the_version(graph: tu
     assert props == metadata(name)
     assert json.loads(props["classes"]) == list(CLASSES)
     assert "0..255" in props["input"] and "light object on a dark background" in props["input"]
-    assert "Fashion-MNIST" in props["dataset"]
+    assert json.loads(props["dataset"]) == FASHION_MNIST.as_dict()
     digests = json.loads(props["dataset_sha256"])
     assert len(digests) == 4 and all(len(d) == 64 for d in digests.values())
     from automl_fashion import __version__

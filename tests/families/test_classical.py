@@ -178,3 +178,41 @@ def test_hog_of_the_same_images_is_computed_once_per_process(tiny_split: Split) 
     assert np.array_equal(other[1:], first[1:])
     small = _features.hog(X[:100], cell=7)  # below the threshold: computed, not kept
     assert small.flags.writeable and np.array_equal(small, first[:100])
+
+
+# -- two classes ------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["linear", "svm", "boosting"])
+def test_two_classes_give_two_columns_that_the_deployed_model_reproduces(
+    name: str, tiny_split: Split
+) -> None:
+    """sklearn fits one binary model for two classes (one decision value, not two): the
+    probabilities still have a column per class, as in the exported graph."""
+    import dataclasses
+
+    import torch
+
+    from automl_fashion.data import FASHION_MNIST
+
+    info = dataclasses.replace(FASHION_MNIST, name="test:shirt-or-pullover", classes=("a", "b"))
+    train, val = np.isin(tiny_split.y_train, (2, 6)), np.isin(tiny_split.y_val, (2, 6))
+    split = Split(
+        tiny_split.X_train[train],
+        (tiny_split.y_train[train] == 6).astype(np.int64),
+        tiny_split.X_val[val],
+        (tiny_split.y_val[val] == 6).astype(np.int64),
+        info,
+    )
+    overrides = {"svm": {"train_size": 5000, "pca_components": 32}, "boosting": {"n_rounds": 20}}
+    model = families.create(name, params(name, **overrides.get(name, {})), threads=1).fit(split)
+    proba = model.predict_proba(split.X_val)
+    assert proba.shape == (len(split.y_val), 2)
+    assert np.mean(proba.argmax(1) == split.y_val) > 0.6
+    if name == "boosting":
+        from automl_fashion.onnx_export import INPUT, onnx_session
+
+        session = onnx_session(model.to_onnx().SerializeToString())  # type: ignore[attr-defined]
+        (deployed,) = session.run(None, {INPUT: split.X_val[:, None].astype(np.float32)})
+    else:
+        with torch.no_grad():
+            deployed = model.deploy_module()(torch.from_numpy(split.X_val.astype(np.float32)))
+    np.testing.assert_allclose(np.asarray(deployed, np.float64), proba, atol=1e-4)

@@ -1,4 +1,6 @@
-"""Contract tests run over every registered family: a new family is tested by joining."""
+"""Contract tests run over every registered family and every test data set: a new family is
+tested by joining. The data sets: a Fashion-MNIST subset (``fashion``) and 3 classes of
+20 x 24 colour pictures (``rgb``, see conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from automl_fashion.data import Split
 from automl_fashion.search_space import load_space
 
 FAMILIES = families.names()
+DATASETS = ("fashion", "rgb")
+SPLITS = {"fashion": "tiny_split", "rgb": "rgb_split"}
 
 
 def quick_params(name: str) -> dict:
@@ -26,8 +30,14 @@ def quick_params(name: str) -> dict:
     return space.validate(params)
 
 
+@pytest.fixture(scope="module", params=DATASETS)
+def data(request: pytest.FixtureRequest) -> Split:
+    split: Split = request.getfixturevalue(SPLITS[request.param])
+    return split
+
+
 @pytest.fixture(scope="module", params=FAMILIES)
-def fitted(request: pytest.FixtureRequest, tiny_split: Split):
+def fitted(request: pytest.FixtureRequest, data: Split):
     name = request.param
     model = families.create(name, quick_params(name), seed=0, threads=1, device="cpu")
     reports: list[tuple[int, float]] = []
@@ -41,7 +51,7 @@ def fitted(request: pytest.FixtureRequest, tiny_split: Split):
         torch = sys.modules.get("torch")
         thread_checks.append((blas, torch.get_num_threads() if torch else None))
 
-    model.fit(tiny_split, report)
+    model.fit(data, report)
     return name, model, reports, thread_checks
 
 
@@ -51,18 +61,72 @@ def test_reports_arrive_in_order_with_sane_accuracy(fitted) -> None:
     steps = [s for s, _ in reports]
     assert steps == sorted(set(steps))
     assert all(0.0 <= a <= 1.0 for _, a in reports)
-    # 300 images per class is enough for every family to beat chance by far
+    # 300 (fashion) or 400 (rgb) images per class: every family beats chance by far
     assert max(a for _, a in reports) > 0.5
 
 
-def test_probabilities_have_right_shape_and_sum_to_one(fitted, tiny_split: Split) -> None:
+def test_probabilities_have_right_shape_and_sum_to_one(fitted, data: Split) -> None:
     _, model, _, _ = fitted
-    proba = model.predict_proba(tiny_split.X_val)
-    assert proba.shape == (len(tiny_split.X_val), 10)
+    proba = model.predict_proba(data.X_val)
+    assert proba.shape == (len(data.X_val), data.info.n_classes)
     assert np.all(proba >= 0)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-4)
-    acc = float(np.mean(proba.argmax(1) == tiny_split.y_val))
+    acc = float(np.mean(proba.argmax(1) == data.y_val))
     assert acc == pytest.approx(fitted[2][-1][1], abs=0.05)
+
+
+def test_the_fitted_model_keeps_its_data_set_and_checks_inputs_against_it(
+    fitted, data: Split
+) -> None:
+    from automl_fashion.errors import ConfigError
+
+    _, model, _, _ = fitted
+    assert model.info_ == data.info
+    X = data.X_val[:20]
+    c, h, w = data.info.shape
+    channels_first = X.reshape(20, 1, h, w) if c == 1 else X.transpose(0, 3, 1, 2)
+    np.testing.assert_array_equal(model.predict_proba(channels_first), model.predict_proba(X))
+    other = np.zeros((20, 28, 28) if (h, w) != (28, 28) else (20, 20, 24, 3), np.uint8)
+    with pytest.raises(ConfigError, match=rf"X: expected images .* N x {h} x {w}.*got shape"):
+        model.predict_proba(other)
+
+
+def test_a_model_loaded_back_still_predicts_on_its_data_set(fitted, data: Split) -> None:
+    """The data set travels with the model (``info_``): a copy made by pickling, as worker
+    processes do, predicts the same and deploys for the same input shape."""
+    import pickle
+
+    _, model, _, _ = fitted
+    again = pickle.loads(pickle.dumps(model))
+    assert again.info == data.info
+    X = data.X_val[:20]  # (equal up to BLAS rounding: the copy's arrays lie elsewhere)
+    np.testing.assert_allclose(again.predict_proba(X), model.predict_proba(X), atol=1e-7)
+
+
+def test_the_deployed_module_and_its_onnx_graph_agree_with_predict_proba(
+    fitted, data: Split
+) -> None:
+    """What export turns into ONNX (raw pixels 0..255, N x C x H x W) predicts what the
+    model does, on the data set's own shape."""
+    import torch
+
+    from automl_fashion.onnx_export import INPUT, onnx_session, to_onnx
+
+    _, model, _, _ = fitted
+    X = data.X_val[:100]
+    expected = model.predict_proba(X)
+    c = data.info.channels
+    pixels = (X[:, None] if c == 1 else X.transpose(0, 3, 1, 2)).astype(np.float32)
+    if not hasattr(model, "to_onnx"):  # trees have no torch module
+        with torch.no_grad():
+            deployed = model.deploy_module()(torch.from_numpy(pixels)).double().numpy()
+        np.testing.assert_allclose(deployed, expected, atol=1e-4)
+    session = onnx_session(to_onnx(model).SerializeToString())
+    assert session.get_inputs()[0].shape == ["N", *data.info.shape]
+    (onnx_proba,) = session.run(None, {INPUT: pixels})
+    assert onnx_proba.shape == expected.shape
+    np.testing.assert_allclose(onnx_proba, expected, atol=1e-3)
+    assert np.mean(onnx_proba.argmax(1) == expected.argmax(1)) >= 0.99
 
 
 def test_thread_limit_is_honoured(fitted) -> None:
@@ -90,14 +154,12 @@ def test_importing_the_package_does_not_import_heavy_libraries() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_flip_trained_networks_average_each_image_with_its_mirror(
-    fitted, tiny_split: Split
-) -> None:  # type: ignore[no-untyped-def]
+def test_flip_trained_networks_average_each_image_with_its_mirror(fitted, data: Split) -> None:  # type: ignore[no-untyped-def]
     """Test-time augmentation: a network trained with flips sees both orientations."""
     name, model, _, _ = fitted
     if not getattr(model, "flip_tta", False):
         pytest.skip(f"{name} is not a network trained with flips")
-    X = tiny_split.X_val[:200]
+    X = data.X_val[:200]
     mirrored = model.predict_proba(np.ascontiguousarray(X[:, :, ::-1]))
     assert np.allclose(model.predict_proba(X), mirrored, atol=1e-5)
 
@@ -135,22 +197,26 @@ def test_a_network_shortens_its_schedule_to_end_before_the_deadline(tiny_split: 
     assert model.params["epochs"] == 5 and len(model.history_) == 5
 
 
+@pytest.mark.parametrize("dataset", DATASETS)
 @pytest.mark.parametrize("name", FAMILIES)
-def test_a_fit_past_its_deadline_stops_within_its_first_rung(name: str, tiny_split: Split) -> None:
+def test_a_fit_past_its_deadline_stops_within_its_first_rung(
+    name: str, dataset: str, request: pytest.FixtureRequest
+) -> None:
     """Every family checks the clock inside its first rung or before its second, so a
     trial at the budget's end stops there instead of training to its last rung."""
     import time
 
     from automl_fashion.budget import BudgetExhausted
 
+    data: Split = request.getfixturevalue(SPLITS[dataset])
     model = families.create(name, quick_params(name), seed=0, threads=1, device="cpu")
     reports: list[int] = []
     with pytest.raises(BudgetExhausted):
-        model.fit(tiny_split, lambda step, acc: reports.append(step), deadline=time.time() - 1)
+        model.fit(data, lambda step, acc: reports.append(step), deadline=time.time() - 1)
     assert len(reports) <= 1, f"{name} trained {len(reports)} rungs past its deadline"
 
 
-def test_deploying_never_changes_the_trained_model(fitted, tiny_split: Split) -> None:  # type: ignore[no-untyped-def]
+def test_deploying_never_changes_the_trained_model(fitted, data: Split) -> None:  # type: ignore[no-untyped-def]
     """Export turns deploy_module() into ONNX and safe weights while the model stays in use
     (validation probabilities, the saved artifact): the module must hold copies."""
     import copy
@@ -159,7 +225,7 @@ def test_deploying_never_changes_the_trained_model(fitted, tiny_split: Split) ->
 
     name, model, _, _ = fitted
     model = copy.deepcopy(model)  # the fixture is shared: a failure must not corrupt it
-    X = tiny_split.X_val[:50]
+    X = data.X_val[:50]
     before = model.predict_proba(X)
     try:
         deployed = model.deploy_module()

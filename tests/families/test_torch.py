@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 import torch
 
@@ -81,3 +84,107 @@ def test_mixed_precision_is_bfloat16_on_a_gpu_that_has_it_else_float16_and_off_o
     assert amp_dtype(torch.device("cuda")) == torch.bfloat16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     assert amp_dtype(torch.device("cuda:1")) == torch.float16
+
+
+# -- any data set -----------------------------------------------------------------------
+def test_fashion_mnist_pixels_are_normalised_and_shifted_exactly_as_before(
+    tiny_split: Split,
+) -> None:
+    """The per-channel code keeps Fashion-MNIST's numbers bit for bit: the old formulas
+    (one channel, the constants 0.2860 and 0.3530) written out here."""
+    import torch.nn.functional as F
+
+    from automl_fashion.families._torch import augment, shifted, to_tensor
+
+    mean, std = 0.2860, 0.3530
+    X = tiny_split.X_val[:64]
+    x = to_tensor(X, torch.device("cpu"), tiny_split.info)
+    old = ((torch.from_numpy(X).float().unsqueeze(1) / 255.0) - mean) / std
+    assert torch.equal(x, old)
+
+    def old_shift(x: torch.Tensor, gen: torch.Generator, shift: int) -> torch.Tensor:
+        b, _, h, w = x.shape
+        padded = F.pad(x, (shift, shift, shift, shift), value=-mean / std)
+        dy = torch.randint(0, 2 * shift + 1, (b,), generator=gen)
+        dx = torch.randint(0, 2 * shift + 1, (b,), generator=gen)
+        rows = (dy[:, None] + torch.arange(h))[:, :, None]
+        cols = (dx[:, None] + torch.arange(w))[:, None, :]
+        return padded[torch.arange(b)[:, None, None], 0, rows, cols].unsqueeze(1)
+
+    new = augment(x, torch.Generator().manual_seed(3), flip=False, shift=2, erase=0.0)
+    assert torch.equal(new, old_shift(x, torch.Generator().manual_seed(3), 2))
+    old_up = F.pad(x, (1, 1, 1, 1), value=-mean / std)[:, :, 2:30, 1:29]
+    assert torch.equal(shifted(x, -1, 0), old_up)
+
+
+def test_colour_pixels_are_normalised_per_channel_and_padded_with_each_background(
+    rgb_split: Split,
+) -> None:
+    from automl_fashion.families._torch import augment, background, shifted, to_tensor
+
+    info = rgb_split.info
+    X = rgb_split.X_val[:8]
+    x = to_tensor(X, torch.device("cpu"), info)
+    assert x.shape == (8, *info.shape)
+    for c in range(3):
+        expected = (X[..., c] / 255.0 - info.mean[c]) / info.std[c]
+        np.testing.assert_allclose(x[:, c].numpy(), expected, atol=1e-5)
+    fill = background(info)
+    moved = shifted(x, 2, 0, fill)
+    for c in range(3):  # the two uncovered rows hold a black pixel's normalised value
+        torch.testing.assert_close(moved[:, c, :2], torch.full((8, 2, 24), fill[c]))
+    assert torch.equal(moved[:, :, 2:], x[:, :, :-2])
+    shifted_batch = augment(
+        x, torch.Generator().manual_seed(0), flip=False, shift=3, erase=0.0, fill=fill
+    )
+    assert shifted_batch.shape == x.shape
+    # every value is either a pixel of its own channel or that channel's background
+    for c in range(3):
+        values = shifted_batch[:, c]
+        black = torch.tensor(fill[c], dtype=values.dtype)
+        assert bool((torch.isin(values, x[:, c]) | (values == black)).all())
+        assert bool((values == black).any())
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "resnet"])
+def test_networks_take_the_data_sets_channels_and_give_one_logit_per_class(
+    name: str, rgb_split: Split
+) -> None:
+    model = families.create(name, quick_params(name), seed=0, threads=1)
+    model.info_ = rgb_split.info  # what fit sets
+    net = model.build_network()  # type: ignore[attr-defined]
+    assert net(torch.zeros(2, 3, 20, 24)).shape == (2, 3)
+    tiny = dataclasses.replace(rgb_split.info, shape=(3, 5, 7))  # pooled to 1 x 1 and kept
+    model.info_ = tiny
+    assert model.build_network()(torch.zeros(2, 3, 5, 7)).shape == (2, 3)  # type: ignore[attr-defined]
+
+
+def test_fashion_mnist_networks_are_built_as_before() -> None:
+    """Same layers, same sizes, so the same seed gives the same initial weights."""
+    counts = {
+        name: sum(p.numel() for p in families.create(name).build_network().parameters())  # type: ignore[attr-defined]
+        for name in ("mlp", "cnn", "resnet")
+    }
+    assert counts == {"mlp": 671754, "cnn": 32154, "resnet": 174466}
+
+
+def test_no_flips_where_a_mirror_changes_the_label(
+    digits_like_split: Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A digits-like data set: a network asked to flip trains without flips, predicts
+    without flip TTA and says so in its params (which the model card shows)."""
+    from automl_fashion.families import _torch
+
+    seen: list[bool] = []
+    original = _torch.augment
+
+    def spy(x: torch.Tensor, gen: torch.Generator, **kwargs: object) -> torch.Tensor:
+        seen.append(bool(kwargs["flip"]))
+        return original(x, gen, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_torch, "augment", spy)
+    params = {**quick_params("cnn"), "flip": True, "epochs": 1}
+    model = families.get("cnn")(params, seed=0, threads=1, device="cpu").fit(digits_like_split)
+    assert seen and not any(seen)
+    assert model.params["flip"] is False and params["flip"] is True
+    assert not model.flip_tta and model.tta_views == [(False, 0, 0)]  # type: ignore[attr-defined]

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from automl_fashion.storage import load_existing_study
-from tests.test_orchestrator import REPO
+from tests.sleepy_search import REPO
 
 CLI = [sys.executable, "-m", "automl_fashion"]
 PER_CLASS = 20  # the searched split: 200 training images
@@ -203,3 +203,31 @@ def test_a_full_disk_is_one_line_and_leaves_the_earlier_export_whole(
     ]
     assert _files(out) == before
     assert sorted(p.name for p in out.parent.iterdir()) == ["model"]
+
+
+def test_on_a_tie_the_earliest_trials_keep_their_models_as_export_picks_the_earliest(
+    tmp_path: Path,
+) -> None:
+    """A data set every trial gets right (a tiny folder of pictures): the search and export
+    take the earliest of the tied best trials, so its model must be one of those kept."""
+    import optuna
+
+    from automl_fashion.artifacts import KEEP_PER_FAMILY, drop_outside_top, save_if_top
+
+    study = optuna.create_study(direction="maximize")
+    for _ in range(KEEP_PER_FAMILY + 2):
+        trial = study.ask()
+        trial.suggest_categorical("family", ["linear"])
+        (tmp_path / f"trial-{trial.number}").mkdir()
+        study.tell(trial, 1.0)
+    drop_outside_top(study, "linear", str(tmp_path))
+    kept = sorted(int(p.name.removeprefix("trial-")) for p in tmp_path.iterdir())
+    assert kept == list(range(KEEP_PER_FAMILY))
+
+    class _Linear:
+        name = "linear"
+
+    late = study.ask()  # ties the kept ones: nothing is written for it
+    saved = save_if_top(study, late, _Linear(), 1.0, None, None, str(tmp_path))  # type: ignore[arg-type]
+    assert saved is None and not (tmp_path / f"trial-{late.number}").exists()
+    assert "artifact_error" not in late.user_attrs  # not even tried

@@ -23,9 +23,7 @@ import pytest
 
 from automl_fashion.search_space import spaces_dir
 from automl_fashion.storage import load_existing_study
-from tests.test_orchestrator import PLUGIN_DIR, REPO, env, search_cmd, set_sleepy
-
-__all__ = ["env"]  # a fixture, used by name
+from tests.sleepy_search import PLUGIN_DIR, REPO, search_cmd, set_sleepy
 
 SLEEPY = {"rung_seconds": 0.05, "epochs": 3, "diverge": False}
 

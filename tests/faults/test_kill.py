@@ -13,13 +13,12 @@ from pathlib import Path
 
 from optuna.trial import TrialState
 
-from tests.test_orchestrator import (  # noqa: F401 - env is a fixture
-    _wait_for,
-    env,
+from tests.sleepy_search import (
     load,
     processes,
     search_cmd,
     set_sleepy,
+    wait_for,
 )
 
 WORKER = "automl_fashion:worker"
@@ -41,7 +40,7 @@ def workers(pid: int) -> set[int]:
     return found
 
 
-def running_by_worker(env: dict[str, str]) -> dict[int, int]:  # noqa: F811
+def running_by_worker(env: dict[str, str]) -> dict[int, int]:
     """pid -> number of the trial it runs (with at least one rung reported)."""
     try:
         trials = load(env).get_trials()
@@ -54,7 +53,7 @@ def running_by_worker(env: dict[str, str]) -> dict[int, int]:  # noqa: F811
     }
 
 
-def test_sigkill_of_workers_then_of_the_search_then_resume(env: dict[str, str]) -> None:  # noqa: F811
+def test_sigkill_of_workers_then_of_the_search_then_resume(env: dict[str, str]) -> None:
     set_sleepy(env, rung_seconds=0.3, epochs=6, diverge=False)
     search = subprocess.Popen(
         search_cmd("5m", "--jobs", "2"),
@@ -68,7 +67,7 @@ def test_sigkill_of_workers_then_of_the_search_then_resume(env: dict[str, str]) 
     try:
         for _ in range(3):
             # a worker of this search inside a trial: kill it there
-            _wait_for(lambda: set(running_by_worker(env)) & workers(search.pid))
+            wait_for(lambda: set(running_by_worker(env)) & workers(search.pid))
             victims = sorted(set(running_by_worker(env)) & workers(search.pid))
             pid = rng.choice(victims)
             os.kill(pid, signal.SIGKILL)
@@ -78,9 +77,9 @@ def test_sigkill_of_workers_then_of_the_search_then_resume(env: dict[str, str]) 
                 live = workers(search.pid)
                 return pid not in live and len(live) == 2
 
-            _wait_for(replaced, timeout=30)  # the search starts another worker
+            wait_for(replaced, timeout=30)  # the search starts another worker
         assert search.poll() is None, "the search goes on after its workers are killed"
-        _wait_for(lambda: any(t.state == TrialState.COMPLETE for t in load(env).get_trials()))
+        wait_for(lambda: any(t.state == TrialState.COMPLETE for t in load(env).get_trials()))
         before = {t.number: t.value for t in load(env).get_trials() if t.state.is_finished()}
         complete = {
             t.number: t.value for t in load(env).get_trials() if t.state == TrialState.COMPLETE
@@ -88,7 +87,7 @@ def test_sigkill_of_workers_then_of_the_search_then_resume(env: dict[str, str]) 
         search.kill()  # the search alone: its workers and resource tracker are orphaned
         search.wait()
         # every process of the search ends within a few seconds
-        _wait_for(lambda: not processes(env), timeout=15)
+        wait_for(lambda: not processes(env), timeout=15)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(search.pid, signal.SIGKILL)
@@ -117,4 +116,4 @@ def test_sigkill_of_workers_then_of_the_search_then_resume(env: dict[str, str]) 
         assert after[number].state == TrialState.COMPLETE and after[number].value == value
     for number in before:
         assert after[number].state.is_finished()
-    _wait_for(lambda: not processes(env), timeout=15)
+    wait_for(lambda: not processes(env), timeout=15)

@@ -113,9 +113,9 @@ def test_a_picture_just_under_the_limit_is_read_in_bounded_memory(
     model: Path, tmp_path: Path
 ) -> None:
     """The limit is what it costs: the largest grayscale picture allowed stays in budget."""
-    from automl_fashion.model import MAX_IMAGE_MEMORY, _pixel_limit
+    from automl_fashion.data.pictures import MAX_IMAGE_MEMORY, pixel_limit
 
-    side = int(_pixel_limit("L") ** 0.5)
+    side = int(pixel_limit("L") ** 0.5)
     picture = tmp_path / "large.png"
     image = Image.new("L", (side, side), 255)
     image.paste(0, (side // 4, side // 4, side // 2, side // 2))

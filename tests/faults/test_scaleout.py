@@ -10,14 +10,15 @@ from __future__ import annotations
 import subprocess
 import uuid
 
+from tests.sleepy_search import set_sleepy
+
 # pytestmark: skipped without $AUTOML_FASHION_TEST_PG, as test_distributed is
 from tests.test_distributed import cmd, load, pytestmark, wait_for  # noqa: F401
-from tests.test_orchestrator import env, set_sleepy  # noqa: F401 - env is a fixture
 
 WORKER = "automl_fashion:worker"
 
 
-def test_a_joining_machine_draws_its_own_parameters(env: dict[str, str]) -> None:  # noqa: F811
+def test_a_joining_machine_draws_its_own_parameters(env: dict[str, str]) -> None:
     set_sleepy(env, rung_seconds=0.1, epochs=2, diverge=False)
     study = f"scale-{uuid.uuid4().hex[:8]}"
     search = subprocess.Popen(

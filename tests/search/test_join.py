@@ -8,9 +8,16 @@ import optuna
 import pytest
 
 from automl_fashion import families
+from automl_fashion.data.info import FASHION_MNIST, DatasetInfo
+from automl_fashion.data.spec import DatasetSpec, study_info, study_spec
 from automl_fashion.errors import ConfigError
 from automl_fashion.search.config import SearchConfig
-from automl_fashion.search.join import join_config, record_settings, resolve_families
+from automl_fashion.search.join import (
+    check_dataset,
+    join_config,
+    record_settings,
+    resolve_families,
+)
 from automl_fashion.search.worker import open_study
 
 
@@ -63,7 +70,7 @@ def test_a_joining_worker_takes_the_study_settings(tmp_path: Path) -> None:
         600, study="s", storage=storage, families=["svm", "linear"], seed=7,
         sampler="random", pruner="median", train_per_class=30,
     )  # fmt: skip
-    record_settings(open_study(first), first, started=0.0)
+    record_settings(open_study(first), first, started=0.0, info=FASHION_MNIST)
     joined = join_config(SearchConfig(1, study="s", storage=storage), budget=30.0)
     assert joined.families == ["svm", "linear"]
     assert (joined.sampler, joined.pruner) == ("random", "median")
@@ -76,3 +83,74 @@ def test_a_joining_worker_checks_its_flags_before_opening_the_storage(tmp_path: 
     with pytest.raises(ConfigError, match="--seed"):
         join_config(SearchConfig(1, study="s", storage=str(storage), seed=-1), budget=30.0)
     assert not storage.exists()
+
+
+def folder_info(folder: Path, classes: tuple[str, ...] = ("a", "b", "c")) -> DatasetInfo:
+    return DatasetInfo(
+        name=f"folder:{folder.name}",
+        classes=classes,
+        shape=(3, 20, 20),
+        mean=(0.5, 0.5, 0.5),
+        std=(0.2, 0.2, 0.2),
+        source=str(folder),
+        digests={"files": "ab" * 16},
+        reading="resize",
+    )
+
+
+def test_the_study_records_its_data_set_for_export_and_the_report(tmp_path: Path) -> None:
+    config = SearchConfig(1, study="s", data=str(tmp_path), image_size=20, color="rgb", seed=3)
+    study = optuna.create_study()
+    record_settings(study, config, started=0.0, info=folder_info(tmp_path))
+    assert study_spec(study) == DatasetSpec(
+        folder=str(tmp_path), image_size=20, color="rgb", seed=3
+    )
+    assert study_info(study) == folder_info(tmp_path)
+    assert study_spec(optuna.create_study()) == DatasetSpec()  # older studies: Fashion-MNIST
+    assert study_info(optuna.create_study()) == FASHION_MNIST
+
+
+def test_the_study_records_a_relative_folder_as_an_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = SearchConfig(1, study="s", data="shop")
+    study = optuna.create_study()
+    record_settings(study, config, started=0.0, info=folder_info(tmp_path / "shop"))
+    assert study_spec(study).folder == str(tmp_path / "shop")
+
+
+def test_a_joining_worker_searches_the_study_data_set(tmp_path: Path) -> None:
+    storage = str(tmp_path / "s.journal")
+    first = SearchConfig(600, study="s", storage=storage, data=str(tmp_path), image_size=20)
+    record_settings(open_study(first), first, started=0.0, info=folder_info(tmp_path))
+    joined = join_config(SearchConfig(1, study="s", storage=storage), budget=30.0)
+    assert (joined.data, joined.image_size, joined.color) == (str(tmp_path), 20, None)
+
+
+def test_resuming_on_another_data_set_is_refused_with_how_to_resume(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    config = SearchConfig(1, study="s", data=str(a), image_size=20)
+    study = study_with(["linear"])
+    record_settings(study, config, started=0.0, info=folder_info(a))
+    check_dataset(study, config, folder_info(a))  # the same data: fine
+    for other, info in (
+        (SearchConfig(1, study="s", data=str(b), image_size=20), folder_info(b)),
+        (SearchConfig(1, study="s", data=str(a), image_size=24), folder_info(a)),
+        (SearchConfig(1, study="s"), FASHION_MNIST),
+        # the same folder whose pictures changed since: other classes
+        (config, folder_info(a, classes=("a", "b"))),
+    ):
+        with pytest.raises(ConfigError) as err:
+            check_dataset(study, other, info)
+        assert f"study 's' was searched on folder {a} (--data {a} --image-size 20)" in str(
+            err.value
+        )
+        assert "start a new --study" in str(err.value)
+
+
+def test_a_study_from_before_data_sets_were_recorded_is_fashion_mnist() -> None:
+    study = study_with(["linear"])  # no data set recorded
+    check_dataset(study, SearchConfig(1, study="s"), FASHION_MNIST)
+    with pytest.raises(ConfigError, match=r"searched on fashion-mnist \(--dataset fashion-mnist\)"):
+        check_dataset(study, SearchConfig(1, study="s", data="/x"), folder_info(Path("/x")))

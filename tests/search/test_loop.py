@@ -12,12 +12,11 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from tests.test_orchestrator import (  # noqa: F401 - env is a fixture
-    _wait_for,
-    env,
+from tests.sleepy_search import (
     load,
     search_cmd,
     set_sleepy,
+    wait_for,
 )
 
 WORKER = "automl_fashion:worker"
@@ -29,7 +28,7 @@ def run(
     return subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=timeout)
 
 
-def test_a_streak_of_one_failure_stops_the_search_with_it(env: dict[str, str]) -> None:  # noqa: F811
+def test_a_streak_of_one_failure_stops_the_search_with_it(env: dict[str, str]) -> None:
     set_sleepy(env, rung_seconds=-1.0)  # time.sleep(-1): every trial fails at once
     start = time.monotonic()
     out = run(search_cmd("3m", "--jobs", "1"), env)
@@ -43,7 +42,7 @@ def test_a_streak_of_one_failure_stops_the_search_with_it(env: dict[str, str]) -
     assert 20 <= len(load(env).get_trials()) < 40
 
 
-def test_resuming_with_other_families_is_refused_and_writes_nothing(env: dict[str, str]) -> None:  # noqa: F811
+def test_resuming_with_other_families_is_refused_and_writes_nothing(env: dict[str, str]) -> None:
     set_sleepy(env, rung_seconds=0.05, epochs=2, diverge=False)
     assert run(search_cmd("6s", "--jobs", "1"), env).returncode == 0
     journal = Path(env["AUTOML_FASHION_STUDIES"]) / "t.journal"
@@ -69,7 +68,7 @@ def test_resuming_with_other_families_is_refused_and_writes_nothing(env: dict[st
 
 
 def test_ctrl_c_on_database_storage_before_anything_was_saved(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     set_sleepy(env, rung_seconds=0.5, epochs=40, diverge=False)
@@ -94,7 +93,7 @@ def test_ctrl_c_on_database_storage_before_anything_was_saved(
                 t.state == TrialState.RUNNING and t.intermediate_values for t in study.get_trials()
             )
 
-        _wait_for(running)
+        wait_for(running)
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -107,7 +106,7 @@ def test_ctrl_c_on_database_storage_before_anything_was_saved(
     assert trials and not [t for t in trials if t.state == TrialState.RUNNING]
 
 
-def test_each_worker_samples_with_its_own_recorded_seed(env: dict[str, str]) -> None:  # noqa: F811
+def test_each_worker_samples_with_its_own_recorded_seed(env: dict[str, str]) -> None:
     """A new study's first worker uses --seed (a seeded sequential search repeats itself);
     every other worker, and every later run, a seed of its own."""
     set_sleepy(env, rung_seconds=0.05, epochs=2, diverge=False)
