@@ -9,57 +9,48 @@ from __future__ import annotations
 from pathlib import Path
 
 from automl_fashion.data.idxset import FileSpec, IdxSet
+from automl_fashion.data.info import FASHION_MNIST as FASHION
 
 IMAGES = 28 * 28
 
 FASHION_MNIST = IdxSet(
-    name="fashion-mnist",
+    name=FASHION.name,
     title="Fashion-MNIST",
-    classes=(
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ),
-    mean=0.2860,
-    std=0.3530,
-    flips=True,
-    url="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    # SHA-256 of the decompressed files (checked against Zalando's .gz files and Debian's
-    # recompressed ones, which differ as .gz but not once decompressed)
+    # classes, statistics, location and digests: the one description in data/info.py (the
+    # digests are SHA-256 of the decompressed files, checked against Zalando's .gz files and
+    # Debian's recompressed ones, which differ as .gz but not once decompressed)
+    classes=FASHION.classes,
+    mean=FASHION.mean[0],
+    std=FASHION.std[0],
+    flips=FASHION.flips,
+    url=FASHION.source,
     files=(
         FileSpec(
             "train-images",
             "train-images-idx3-ubyte",
             47_040_016,
-            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            FASHION.digests["train-images-idx3-ubyte"],
             (60_000, 28, 28),
         ),
         FileSpec(
             "train-labels",
             "train-labels-idx1-ubyte",
             60_008,
-            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            FASHION.digests["train-labels-idx1-ubyte"],
             (60_000,),
         ),
         FileSpec(
             "test-images",
             "t10k-images-idx3-ubyte",
             7_840_016,
-            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            FASHION.digests["t10k-images-idx3-ubyte"],
             (10_000, 28, 28),
         ),
         FileSpec(
             "test-labels",
             "t10k-labels-idx1-ubyte",
             10_008,
-            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            FASHION.digests["t10k-labels-idx1-ubyte"],
             (10_000,),
         ),
     ),

@@ -92,12 +92,12 @@ def test_the_fitted_model_keeps_its_data_set_and_checks_inputs_against_it(
 
 
 def test_a_model_loaded_back_still_predicts_on_its_data_set(fitted, data: Split) -> None:
-    """The data set travels with the model (``info_``): a copy made by pickling, as worker
-    processes do, predicts the same and deploys for the same input shape."""
-    import pickle
+    """The data set travels with the model (``info_``): a deep copy predicts the same and
+    deploys for the same input shape."""
+    import copy
 
     _, model, _, _ = fitted
-    again = pickle.loads(pickle.dumps(model))
+    again = copy.deepcopy(model)
     assert again.info == data.info
     X = data.X_val[:20]  # (equal up to BLAS rounding: the copy's arrays lie elsewhere)
     np.testing.assert_allclose(again.predict_proba(X), model.predict_proba(X), atol=1e-7)
