@@ -238,7 +238,7 @@ def open_folder(
     channels = 1 if color == "gray" else 3
     mean, std = _pixel_stats(images[train_index], channels)
     info = DatasetInfo(
-        name="folder:" + (re.sub(r"[^A-Za-z0-9._ -]", "-", scan.root.name)[:190] or "-"),
+        name="folder:" + (re.sub(r"[^A-Za-z0-9_. -]", "-", scan.root.name)[:190] or "-"),
         classes=scan.classes,
         shape=(channels, size, size),
         mean=mean,

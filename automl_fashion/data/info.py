@@ -26,7 +26,7 @@ from automl_fashion.errors import DataError
 #: ``fashion-mnist``: Zalando's conversion (trim, negate dark-on-light, longest edge to 28,
 #: centre); ``resize``: the folder loader's (colour mode, then a plain resize to H x W).
 READINGS = ("fashion-mnist", "resize")
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/ -]{0,199}")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/ -]{0,199}")
 MAX_CLASSES = 1000
 MAX_SIDE = 512
 

@@ -42,6 +42,15 @@ def test_gray_folder_holds_out_a_stratified_fifth(isolated_cache: Path, tmp_path
     assert DatasetInfo.from_dict(info.as_dict()) == info
 
 
+def test_the_name_keeps_the_folder_name_and_replaces_only_what_names_may_not_hold(
+    isolated_cache: Path, tmp_path: Path
+) -> None:
+    assert open_folder(make_folder(tmp_path / "my_shop 2", THREE)).info.name == (
+        "folder:my_shop 2"
+    )
+    assert open_folder(make_folder(tmp_path / "shop;x", THREE)).info.name == "folder:shop-x"
+
+
 def test_the_seed_chooses_the_held_out_part(isolated_cache: Path, tmp_path: Path) -> None:
     root = make_folder(tmp_path / "shop", THREE)
     first, again, other = (open_folder(root, seed=s) for s in (0, 0, 1))
