@@ -52,7 +52,7 @@ def test_deadline() -> None:
     assert Deadline.after(-1).passed()
 
 
-@pytest.mark.parametrize("text", ["1e308", "8761h", "1e9h"])
+@pytest.mark.parametrize("text", ["1e308", "8761h", "1000000h"])
 def test_rejects_budgets_over_a_year(text: str) -> None:
     """1e308 s passed and then overflowed a network's epoch arithmetic in every trial."""
     with pytest.raises(ConfigError, match=r"--budget: .* is over a year; expected at most 8760h"):
