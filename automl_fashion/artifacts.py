@@ -21,6 +21,8 @@ import math
 import os
 import re
 import shutil
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -276,17 +278,49 @@ def saved_trials(root: str | os.PathLike[str] | None) -> list[int]:
     return sorted(numbers)
 
 
+#: The most numbers an artifact's validation probabilities may hold (a million images of a
+#: hundred classes, or 200,000 of a thousand): a header that declares more is refused unread.
+MAX_VAL_VALUES = 2 * 10**8
+
+
 def load_val(meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
     """The validation probabilities saved with an artifact, and the labels of those images
-    (None when missing or unreadable)."""
+    (None when missing or unreadable). The archive is untrusted: each array's header is
+    checked against the member's size before anything is allocated, so a crafted file can
+    neither declare terabytes nor decompress without end."""
     try:
-        with np.load(Path(meta["folder"]) / VAL_FILE, allow_pickle=False) as saved:
-            proba, labels = saved["proba"], saved["labels"]
-    except (OSError, ValueError, KeyError):
+        with zipfile.ZipFile(Path(meta["folder"]) / VAL_FILE) as archive:
+            proba = _read_npy(archive, "proba.npy", "f")
+            labels = _read_npy(archive, "labels.npy", "iu")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
         return None
     # N x number of classes; the labels index the columns
     if labels.ndim != 1 or proba.ndim != 2 or len(proba) != len(labels) or proba.shape[1] < 2:
         return None
-    if labels.size and int(labels.max()) >= proba.shape[1]:
+    if not labels.size or int(labels.min()) < 0 or int(labels.max()) >= proba.shape[1]:
         return None
     return proba, labels
+
+
+def _read_npy(archive: zipfile.ZipFile, name: str, kinds: str) -> np.ndarray:
+    """One .npy member of an archive, of a numeric dtype of ``kinds``; ValueError for one
+    that is not, or whose header does not match its size."""
+    info = archive.getinfo(name)
+    with archive.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"{name}: .npy version {version}")
+        count = math.prod(shape)
+        if dtype.kind not in kinds or dtype.hasobject or not 0 <= count <= MAX_VAL_VALUES:
+            raise ValueError(f"{name}: {dtype} x {shape}")
+        size = count * dtype.itemsize
+        if info.file_size != fh.tell() + size:
+            raise ValueError(f"{name}: {info.file_size} bytes for {dtype} x {shape}")
+        data = fh.read(size)
+    if len(data) != size:
+        raise ValueError(f"{name}: truncated")
+    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C").copy()

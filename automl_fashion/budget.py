@@ -17,6 +17,10 @@ class BudgetExhausted(AutoMLFashionError):
     """Raised at a rung when the search's deadline has passed: the trial stops there."""
 
 
+#: The longest budget: a year.
+MAX_BUDGET = 365 * 24 * 3600.0
+
+
 def parse_budget(text: str) -> float:
     """Seconds in a budget such as ``90s``, ``10m``, ``2h``, ``1h30m`` or ``45`` (seconds)."""
     raw = str(text).strip().lower()
@@ -39,6 +43,8 @@ def parse_budget(text: str) -> float:
         raise ConfigError(f"--budget: {text!r} is not a finite duration; expected e.g. 2h")
     if not seconds > 0:
         raise ConfigError(f"--budget: {text!r} must be longer than zero")
+    if seconds > MAX_BUDGET:  # 1e308 s overflowed the networks' epoch arithmetic
+        raise ConfigError(f"--budget: {text!r} is over a year; expected at most 8760h")
     return seconds
 
 

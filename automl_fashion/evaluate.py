@@ -39,7 +39,7 @@ def evaluate(directory: str | os.PathLike[str], data_dir: str | None = None) -> 
 
     model = load_model(directory)
     card_path = Path(directory) / "model_card.json"
-    dataset = card_spec(model.card, card_path).open(data_dir)
+    dataset = card_spec(model.card, card_path).open(data_dir, expect=model.info)
     if not dataset.info.same_data(model.info):
         raise ModelError(
             f"{card_path}: the model was trained on {printable(model.info.name)} "

@@ -129,6 +129,13 @@ def _class_accuracy(value: object, n_classes: int) -> tuple[float | None, ...] |
     return tuple(None if v is None else float(v) for v in value)
 
 
+def _real(value: Any, low: float, high: float) -> float | None:
+    """``value`` if it is a number (not a bool) in [low, high], else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if low <= value <= high else None  # compared, never converted: 10**400
+
+
 def trials_frame(study: optuna.Study, *, cost_weight: float = DEFAULT_COST_WEIGHT) -> pd.DataFrame:
     """One row per finished trial, with score, interval and Pareto flag. The frame's
     ``attrs["classes"]`` are the class names of the study's data set (``per_class``)."""
@@ -141,17 +148,25 @@ def trials_frame(study: optuna.Study, *, cost_weight: float = DEFAULT_COST_WEIGH
     for t in study.get_trials(deepcopy=False):
         if t.state not in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL):
             continue
+        # read back from the storage: untrusted, so each number is checked (a string or a
+        # 400-digit integer here was a traceback in leaderboard and report)
         ua = t.user_attrs
-        acc = (
+        acc = _real(
             t.value
             if t.state == TrialState.COMPLETE
             else (
                 t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
-            )
+            ),
+            0.0,
+            1.0,
         )
-        n_val = int(ua.get("n_val", 0))
-        lo, hi = wilson_interval(acc, n_val) if acc is not None else (math.nan, math.nan)
-        fit = ua.get("fit_seconds", ua.get("trial_seconds"))
+        n_val = _real(ua.get("n_val"), 1, 1e9)
+        lo, hi = (
+            wilson_interval(acc, int(n_val))
+            if acc is not None and n_val is not None
+            else (math.nan, math.nan)
+        )
+        fit = _real(ua.get("fit_seconds", ua.get("trial_seconds")), 0.0, 1e9)
         rows.append(
             {
                 "trial": t.number,
@@ -161,8 +176,8 @@ def trials_frame(study: optuna.Study, *, cost_weight: float = DEFAULT_COST_WEIGH
                 "ci_low": lo,
                 "ci_high": hi,
                 "fit_seconds": fit,
-                "predict_ms_per_1000": ua.get("predict_ms_per_1000"),
-                "model_bytes": ua.get("model_bytes"),
+                "predict_ms_per_1000": _real(ua.get("predict_ms_per_1000"), 0.0, 1e12),
+                "model_bytes": _real(ua.get("model_bytes"), 0, 1e15),
                 "steps": len(t.intermediate_values),
                 "reason": ua.get("stop_reason") or ua.get("fail_reason") or "",
                 "params": _key_params(t),
@@ -174,7 +189,7 @@ def trials_frame(study: optuna.Study, *, cost_weight: float = DEFAULT_COST_WEIGH
     frame.attrs["classes"] = classes
     if frame.empty:
         return frame
-    complete = frame["state"] == "complete"
+    complete = (frame["state"] == "complete") & frame["val_accuracy"].notna()
     frame["score"] = [
         score(a, f or 0.0, cost_weight) if ok else math.nan
         for a, f, ok in zip(frame["val_accuracy"], frame["fit_seconds"], complete, strict=True)

@@ -44,6 +44,13 @@ def printable(text: object) -> str:
     )
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (from a library, about a file: untrusted),
+    escaped and cut to 200 characters, for a one-line error."""
+    text = str(exc).strip()
+    return printable(text.splitlines()[0][:200] if text else type(exc).__name__)
+
+
 class ExportedModel:
     """An exported model folder, run with onnxruntime alone."""
 
@@ -66,8 +73,9 @@ class ExportedModel:
         try:
             self.session = onnx_session(onnx_path, threads)
         except Exception as exc:  # onnxruntime raises its own exception types
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-            raise ModelError(f"{onnx_path}: cannot load the ONNX model ({first})") from None
+            raise ModelError(
+                f"{onnx_path}: cannot load the ONNX model ({first_line(exc)})"
+            ) from None
         self.classes: list[str] = list(self.card.get("classes", self.info.classes))
         check_graph(self.session, onnx_path, len(self.classes), self.info.input_shape)
 
@@ -79,7 +87,19 @@ class ExportedModel:
         from automl_fashion.onnx_export import onnx_predict_proba
 
         pixels = as_pixels(images, self.info)
-        proba = onnx_predict_proba(self.session, pixels, shape=self.info.input_shape)
+        try:
+            proba = onnx_predict_proba(self.session, pixels, shape=self.info.input_shape)
+        except ValueError:
+            raise  # the images' shape, in one line
+        except Exception as exc:  # a graph that loads can still fail to run
+            raise ModelError(
+                f"{self.directory / 'model.onnx'}: the ONNX model failed to run ({first_line(exc)})"
+            ) from None
+        if proba.dtype.kind != "f":
+            raise ModelError(
+                f"{self.directory / 'model.onnx'}: returned {proba.dtype} values; expected "
+                "probabilities (floats)"
+            )
         if proba.ndim != 2 or proba.shape != (len(pixels), len(self.classes)):
             raise ModelError(
                 f"{self.directory / 'model.onnx'}: returned probabilities of shape "
@@ -212,6 +232,12 @@ def check_graph(
             f"{path}: expected an input '{INPUT}' and an output '{OUTPUT}'; the graph has "
             f"inputs {printable(list(inputs))} and outputs {printable(list(outputs))}"
         )
+    types = {i.name: i.type for i in [*session.get_inputs(), *session.get_outputs()]}
+    for name in (INPUT, OUTPUT):
+        if types[name] != "tensor(float)":
+            raise ModelError(
+                f"{path}: '{name}' is {printable(types[name])}; expected tensor(float)"
+            )
     declared = inputs[INPUT]
     if shape is not None and isinstance(declared, list) and declared:
         fixed = [d if isinstance(d, int) else None for d in declared[1:]]

@@ -235,14 +235,50 @@ def save_native(model: Family, directory: Path) -> Path:
 
 
 def onnx_session(model: str | Path | bytes, threads: int | None = None) -> Any:
-    """An onnxruntime session on the CPU, from a file or from a model's bytes."""
+    """An onnxruntime session on the CPU, from a file or from a model's bytes.
+
+    The graph is parsed first and refused if any tensor in it refers to external data: the
+    exports never do, and onnxruntime before 1.24 read such data from any path a graph
+    named (a crafted model.onnx could have read a private file into a weight). onnxruntime's
+    own log is kept to errors, which arrive as exceptions, so that text from the file never
+    reaches the terminal unescaped."""
+    import onnx
     import onnxruntime as ort
 
+    data = model if isinstance(model, bytes) else Path(model).read_bytes()
+    if _refers_to_external_data(onnx.load_model_from_string(data)):
+        raise ValueError("the graph refers to external data files; expected a self-contained model")
     options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only
     if threads:
         options.intra_op_num_threads = threads
-    source = model if isinstance(model, bytes) else str(model)
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+
+def _refers_to_external_data(proto: Any) -> bool:
+    """Whether any tensor of the model (initializers, sparse ones, attributes, subgraphs and
+    functions) says its data is stored elsewhere."""
+    import onnx
+
+    def external(tensor: Any) -> bool:
+        return bool(tensor.external_data) or (
+            tensor.HasField("data_location") and tensor.data_location == onnx.TensorProto.EXTERNAL
+        )
+
+    def in_nodes(nodes: Any) -> bool:
+        for node in nodes:
+            for a in node.attribute:
+                if (a.HasField("t") and external(a.t)) or any(map(external, a.tensors)):
+                    return True
+                if (a.HasField("g") and in_graph(a.g)) or any(map(in_graph, a.graphs)):
+                    return True
+        return False
+
+    def in_graph(graph: Any) -> bool:
+        sparse = [t for s in graph.sparse_initializer for t in (s.values, s.indices)]
+        return any(map(external, [*graph.initializer, *sparse])) or in_nodes(graph.node)
+
+    return in_graph(proto.graph) or any(in_nodes(f.node) for f in proto.functions)
 
 
 def declared_input(session: Any) -> tuple[int, int, int] | None:

@@ -18,7 +18,9 @@ def best_per_family(study: optuna.Study) -> dict[str, tuple[float, int]]:
     best: dict[str, tuple[float, int]] = {}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         fam = str(t.params.get("family"))
-        if t.value is not None and (fam not in best or t.value > best[fam][0]):
+        if not isinstance(t.value, int | float) or isinstance(t.value, bool):
+            continue  # read back from the storage: untrusted
+        if fam not in best or t.value > best[fam][0]:
             best[fam] = (t.value, t.number)
     return best
 

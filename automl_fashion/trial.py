@@ -127,6 +127,9 @@ def run_trial(
     except BudgetExhausted:
         state = TrialState.PRUNED
         trial.set_user_attr("stop_reason", "budget")
+    except families.NotLearning as exc:
+        state = TrialState.PRUNED  # the sampler learns from its chance-level rungs
+        trial.set_user_attr("stop_reason", f"not learning: {exc}"[:500])
     except Interrupted as exc:
         trial.set_user_attr("fail_reason", str(exc))
     except MemoryError:

@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--extra", default="", help="extra flags for search")
     parser.add_argument("--refit-check", action="store_true", help="also retrain the best")
+    parser.add_argument("--name", help="results file name without .json (default: search-<budget>)")
     args = parser.parse_args()
     budget = parse_budget(args.budget)
     studies = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -127,10 +128,22 @@ def main() -> None:
         "test_accuracy_of_refit": test_acc,
         "refit_seconds": refit_s,
         "command": " ".join(cmd[1:]),
+        "machine": machine(cores),
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"search-{args.budget}.json").write_text(json.dumps(result, indent=2))
+    name = args.name or f"search-{args.budget}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+
+
+def machine(cores: int) -> dict[str, object]:
+    """What the numbers were measured on: cores, and the GPU if torch sees one."""
+    import platform
+
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cores": cores, "cpu": platform.machine(), "gpu": gpu, "torch": torch.__version__}
 
 
 if __name__ == "__main__":

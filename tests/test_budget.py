@@ -50,3 +50,11 @@ def test_format_seconds() -> None:
 def test_deadline() -> None:
     assert Deadline.after(100).remaining() > 99
     assert Deadline.after(-1).passed()
+
+
+@pytest.mark.parametrize("text", ["1e308", "8761h", "1000000h"])
+def test_rejects_budgets_over_a_year(text: str) -> None:
+    """1e308 s passed and then overflowed a network's epoch arithmetic in every trial."""
+    with pytest.raises(ConfigError, match=r"--budget: .* is over a year; expected at most 8760h"):
+        parse_budget(text)
+    assert parse_budget("8760h") == 8760 * 3600

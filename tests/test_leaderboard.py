@@ -404,3 +404,27 @@ def test_per_class_speaks_the_class_names_the_study_recorded(tmp_path: Path) -> 
     bad = run_cli(tmp_path, "leaderboard", "--study", "synthetic", "--per-class")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "its data set: 'shape' is [2, 28, 28]" in bad.stderr
+
+
+def test_numbers_read_back_that_are_not_numbers_do_not_stop_the_board(tmp_path: Path) -> None:
+    """A study read back is untrusted: an n_val of "10k" or 10**400, a fit_seconds that is
+    text, or a value that is not an accuracy was a traceback in leaderboard and report.
+    They show as missing; the trial's other columns stay."""
+    study = make_study(tmp_path)
+    for attrs, value in (
+        ({"n_val": "10k", "fit_seconds": "12.5"}, 0.9),
+        ({"n_val": 10**400, "fit_seconds": 10**400, "model_bytes": [1]}, 0.9),
+        ({"n_val": 10_000, "fit_seconds": 3.0}, 7.0),
+    ):
+        trial = study.ask()
+        trial.suggest_categorical("family", FAMILIES)
+        for key, attr in attrs.items():
+            trial.set_user_attr(key, attr)
+        study.tell(trial, value)
+    frame = lb.trials_frame(study)
+    odd = frame.tail(3)
+    assert odd["fit_seconds"].isna().tolist() == [True, True, False]
+    assert odd["ci_low"].isna().all() and odd["model_bytes"].isna().all()
+    assert odd["val_accuracy"].isna().tolist() == [False, False, True]  # 7.0 is no accuracy
+    board = lb.leaderboard(frame)
+    assert board.iloc[0]["val_accuracy"] == 0.93  # the real trials still rank

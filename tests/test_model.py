@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -361,3 +362,82 @@ def test_predict_prints_no_terminal_escapes(tmp_path: Path) -> None:
     run = predict(folder, named)
     assert run.returncode == 0 and "\x1b" not in run.stdout
     assert run.stdout.startswith(f"{tmp_path}/\\x1b[31mred.png: ")
+
+
+# -- graphs that are not to be trusted -------------------------------------------------------
+def _edit_graph(folder: Path, edit: Callable[[Any], None]) -> Path:
+    import onnx
+
+    proto = onnx.load(str(folder / "model.onnx"))
+    edit(proto)
+    onnx.save(proto, str(folder / "model.onnx"))
+    return folder
+
+
+@pytest.mark.parametrize("where", ["inside", "outside"])
+def test_a_graph_that_refers_to_external_data_is_refused(tmp_path: Path, where: str) -> None:
+    """Exports never use external data, and onnxruntime before 1.24 read it from any path
+    a graph named (a crafted model.onnx could read a private file into a weight)."""
+    import onnx
+
+    folder = write_model_folder(tmp_path / "m")
+    proto = onnx.load(str(folder / "model.onnx"))
+    target = folder / "weights.bin" if where == "inside" else tmp_path / "secret.bin"
+    onnx.save(
+        proto,
+        str(folder / "model.onnx"),
+        save_as_external_data=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
+    if where == "outside":  # the same bytes, named by an absolute path
+        (folder / "weights.bin").rename(target)
+        proto = onnx.load(str(folder / "model.onnx"), load_external_data=False)
+        for tensor in proto.graph.initializer:
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    entry.value = str(target)
+        onnx.save(proto, str(folder / "model.onnx"))
+    with pytest.raises(ModelError, match=r"cannot load the ONNX model \(the graph refers to ext"):
+        load_model(folder)
+
+
+def test_a_graph_that_fails_when_it_runs_is_a_one_line_error(tmp_path: Path) -> None:
+    """It loads and declares the right shapes, then cannot reshape 3 images into 2 rows:
+    onnxruntime's own exception was a traceback."""
+    from onnx import numpy_helper
+
+    def reshape_wrong(proto: Any) -> None:
+        (shape,) = [t for t in proto.graph.initializer if t.name == "shape"]
+        shape.CopyFrom(numpy_helper.from_array(np.array([2, -1], np.int64), "shape"))
+
+    model = load_model(_edit_graph(write_model_folder(tmp_path / "m"), reshape_wrong))
+    with pytest.raises(ModelError, match=r"model.onnx: the ONNX model failed to run \(") as caught:
+        model.predict(np.zeros((3, 28, 28), np.float32))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_graph_whose_output_is_not_floats_is_refused_on_load(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    def strings(proto: Any) -> None:
+        softmax = proto.graph.node[-1]
+        softmax.output[0] = "p"
+        proto.graph.node.append(
+            helper.make_node("Cast", ["p"], ["probabilities"], to=TensorProto.STRING)
+        )
+        proto.graph.output[0].type.tensor_type.elem_type = TensorProto.STRING
+
+    folder = _edit_graph(write_model_folder(tmp_path / "m"), strings)
+    with pytest.raises(ModelError, match=r"'probabilities' is tensor\(string\); expected tensor"):
+        load_model(folder)
+
+
+def test_text_from_a_graph_is_escaped_in_errors(tmp_path: Path) -> None:
+    def evil(proto: Any) -> None:
+        proto.graph.node[-1].op_type = "Evil\x1b[31mRED"
+
+    folder = _edit_graph(write_model_folder(tmp_path / "m"), evil)
+    with pytest.raises(ModelError) as caught:
+        load_model(folder)
+    assert "\x1b" not in str(caught.value) and "\\x1b" in str(caught.value)

@@ -22,7 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except AutoMLFashionError as exc:
-        print(f"automl-fashion: error: {exc}", file=sys.stderr)
+        from automl_fashion.model import printable  # the last guard for text from files
+
+        print(f"automl-fashion: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("automl-fashion: interrupted", file=sys.stderr)

@@ -172,13 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_worker_options(srch)
     _add_dataset_options(srch)
     srch.add_argument(
-        "--sampler", default="tpe", choices=["tpe", "random"], help="Optuna sampler (default tpe)"
+        "--sampler",
+        choices=["tpe", "random"],
+        help="Optuna sampler (default: a resumed study's own, else tpe)",
     )
     srch.add_argument(
         "--pruner",
-        default="sha",
         choices=["sha", "median", "none"],
-        help="pruner, applied within each family (default sha: successive halving)",
+        help="pruner, applied within each family (default: a resumed study's own, else sha: "
+        "successive halving)",
     )
     srch.add_argument(
         "--no-warm-start",

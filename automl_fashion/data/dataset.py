@@ -9,6 +9,7 @@ evaluation. Every function reads Fashion-MNIST unless it is given an opened ``da
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,8 +88,11 @@ def _from_cache(spec: FileSpec) -> np.ndarray | None:
         return None
     try:
         array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError):
-        return None  # a damaged cache entry is rebuilt from the files
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return None  # a damaged cache entry (an empty file after a crash) is rebuilt
+    if not isinstance(array, np.ndarray):  # a zip archive (np.load opens those too)
+        array.close()
+        return None
     if array.dtype != np.uint8 or array.shape != spec.shape:
         return None
     return array

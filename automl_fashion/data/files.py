@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import shutil
 import tempfile
@@ -60,6 +61,9 @@ DEBIAN_HINT = FASHION_MNIST.hint
 #: Fashion-MNIST's four files by key.
 FILES: dict[str, FileSpec] = {spec.key: spec for spec in FASHION_MNIST.files}
 _GZIP_MAGIC = b"\x1f\x8b"
+#: How far past the decompressed size a download of a file known only by that size may run
+#: (its .gz is smaller): a server that sends more is refused before it fills the disk.
+DOWNLOAD_SLACK = 1 << 20
 
 
 def cache_dir() -> Path:
@@ -145,7 +149,10 @@ def fetch(target: Path, base_url: str | None = None, *, dataset: IdxSet = FASHIO
 
     mirror = os.environ.get(dataset.mirror_env) if dataset.mirror_env else None
     base_url = base_url or mirror or dataset.url
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create {target} ({exc.strerror})") from None
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -157,41 +164,82 @@ def fetch(target: Path, base_url: str | None = None, *, dataset: IdxSet = FASHIO
             if _find_file(target, spec.name) is not None:
                 continue
             url = base_url.rstrip("/") + f"/{spec.name}.gz"
-            fd, name = tempfile.mkstemp(dir=target, suffix=".part")
+            try:
+                fd, name = tempfile.mkstemp(dir=target, suffix=".part")
+            except OSError as exc:
+                raise DataError(f"cannot write into {target} ({exc.strerror})") from None
             os.close(fd)
             tmp = Path(name)
+            # the official .gz is smaller than the file; no more than this is ever taken
+            cap = spec.gz_size if spec.gz_size is not None else spec.size + DOWNLOAD_SLACK
             try:
-                try:
-                    with urllib.request.urlopen(url, timeout=30) as response, tmp.open("wb") as out:
-                        total = int(response.headers.get("Content-Length") or 0) or None
-                        task = progress.add_task(f"{dataset.name}: {spec.name}.gz", total=total)
-                        while chunk := response.read(1 << 16):
-                            out.write(chunk)
-                            progress.advance(task, len(chunk))
-                except (urllib.error.URLError, OSError, ValueError) as exc:
-                    http = isinstance(exc, urllib.error.HTTPError)
-                    reason = exc if http else getattr(exc, "reason", None) or exc
-                    raise DataError(
-                        f"could not download {url} ({reason}). Offline? {dataset.help}"
-                    ) from None
+                with tmp.open("wb") as out:
+                    try:
+                        with urllib.request.urlopen(url, timeout=30) as response:
+                            total = int(response.headers.get("Content-Length") or 0) or None
+                            task = progress.add_task(f"{dataset.name}: {spec.name}.gz", total=total)
+                            got = 0
+                            while chunk := response.read(1 << 16):
+                                got += len(chunk)
+                                if got > cap:
+                                    raise DataError(
+                                        f"could not download {url}: over {cap} bytes, more "
+                                        f"than the official file; {dataset.help}"
+                                    )
+                                _write(out, tmp, chunk)
+                                progress.advance(task, len(chunk))
+                    except (
+                        urllib.error.URLError,
+                        http.client.HTTPException,  # not HTTP, or a reply cut off
+                        OSError,
+                        ValueError,
+                    ) as exc:
+                        web = isinstance(exc, urllib.error.HTTPError)
+                        reason = exc if web else getattr(exc, "reason", None) or exc
+                        raise DataError(
+                            f"could not download {url} ({str(reason)[:200]}). Offline? "
+                            f"{dataset.help}"
+                        ) from None
+                    _sync(out, tmp)
                 read_verified(tmp, spec)  # refuse to keep a bad download
                 os.replace(tmp, target / f"{spec.name}.gz")
             finally:
                 tmp.unlink(missing_ok=True)
 
 
-def read_bytes(path: Path) -> bytes:
-    """Read a file, decompressing it if it is gzip (by content, not by name)."""
+def _write(out: BinaryIO, path: Path, chunk: bytes) -> None:
+    try:
+        out.write(chunk)
+    except OSError as exc:  # a full disk is not a network problem
+        raise DataError(f"cannot write {path} ({exc.strerror})") from None
+
+
+def _sync(out: BinaryIO, path: Path) -> None:
+    """Flush ``out`` to the disk, so that a file renamed into place after a power loss is
+    whole, not empty."""
+    try:
+        out.flush()
+        os.fsync(out.fileno())
+    except OSError as exc:
+        raise DataError(f"cannot write {path} ({exc.strerror})") from None
+
+
+def read_bytes(path: Path, limit: int | None = None) -> bytes:
+    """Read a file, decompressing it if it is gzip (by content, not by name). With ``limit``,
+    no more than ``limit + 1`` bytes are read or decompressed, so that a file longer than
+    the official one is refused without being held whole (a 10 MB gzip of zeros
+    decompresses to 10 GB)."""
+    size = -1 if limit is None else limit + 1
     try:
         with path.open("rb") as fh:
-            head = fh.read(2)
+            if fh.read(2) != _GZIP_MAGIC:
+                fh.seek(0)
+                return fh.read(size)
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    if head != _GZIP_MAGIC:
-        return path.read_bytes()
     try:
         with gzip.open(path, "rb") as fh:
-            return fh.read()
+            return fh.read(size)
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
         raise DataError(f"{path}: corrupted or truncated gzip file ({exc})") from None
 
@@ -200,7 +248,8 @@ def digest_problem(raw: bytes, spec: FileSpec) -> str | None:
     """Why ``raw`` (decompressed bytes) is not the official file, or None when it is.
     For a spec with only a ``.gz`` digest, the size is all that can be checked here."""
     if len(raw) != spec.size:
-        return f"decompressed size {len(raw)} bytes, expected {spec.size}"
+        size = f"over {spec.size}" if len(raw) > spec.size else len(raw)
+        return f"decompressed size {size} bytes, expected {spec.size}"
     if spec.gz_size is not None:
         return None
     actual = hashlib.sha256(raw).hexdigest()
@@ -216,7 +265,8 @@ def _gz_problem(packed: bytes, spec: FileSpec) -> str | None:
             "published, so that file is needed"
         )
     if len(packed) != spec.gz_size:
-        return f"size {len(packed)} bytes, expected {spec.gz_size} for {spec.digest_name}"
+        size = f"over {spec.gz_size}" if len(packed) > (spec.gz_size or 0) else len(packed)
+        return f"size {size} bytes, expected {spec.gz_size} for {spec.digest_name}"
     actual = hashlib.sha256(packed).hexdigest()
     if actual != spec.sha256:
         return f"SHA-256 of {spec.digest_name} is {actual}, expected {spec.sha256}"
@@ -226,10 +276,11 @@ def _gz_problem(packed: bytes, spec: FileSpec) -> str | None:
 def read_verified(path: Path, spec: FileSpec) -> bytes:
     """Decompressed bytes of ``path``, or a :class:`DataError` naming what is wrong."""
     if spec.gz_size is None:
-        raw = read_bytes(path)
+        raw = read_bytes(path, limit=spec.size)
     else:
         try:
-            packed = path.read_bytes()
+            with path.open("rb") as fh:
+                packed = fh.read(spec.gz_size + 1)  # a longer file is refused unread
         except OSError as exc:
             raise DataError(f"{path}: cannot read ({exc.strerror})") from None
         if problem := _gz_problem(packed, spec):
@@ -263,12 +314,16 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> bool:
         tmp = Path(name)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())  # whole on the disk before it has its real name
         os.replace(tmp, path)
+        tmp = None
         return True
     except OSError:
+        return False
+    finally:  # nothing left behind, whatever stopped the write (Ctrl-C too)
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-        return False
 
 
 def copy_into(source: DataSource, target: Path) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from automl_fashion.data.files import cache_dir, write_atomic
-from automl_fashion.data.info import MAX_CLASSES, MAX_SIDE, DatasetInfo
+from automl_fashion.data.info import MAX_CLASSES, MAX_SIDE, DatasetInfo, unprintable
 from automl_fashion.data.pictures import EXTENSIONS, read_picture, read_pictures
 from automl_fashion.data.spec import COLORS
 from automl_fashion.errors import ConfigError, DataError
@@ -75,6 +75,14 @@ def _problem(root: Path, what: str) -> DataError:
     return DataError(f"--data {root}: {what}")
 
 
+def _check_name(root: Path, shown: str, name: str) -> None:
+    """Class and picture names go into the study, the model card and the ONNX metadata,
+    which hold UTF-8 text: a name that is not UTF-8 (bytes from another system's encoding,
+    which Python carries as surrogates) or holds control characters is refused."""
+    if unprintable(name):
+        raise _problem(root, f"{shown} is not a UTF-8 name without control characters; rename it")
+
+
 def _listing(
     root: Path, part: str, classes: dict[str, int] | None
 ) -> tuple[list[Picture], int, dict[str, int]]:
@@ -97,6 +105,7 @@ def _listing(
                 f"expected only class folders: {part}/<class>/<picture>",
             )
         else:
+            _check_name(root, f"{part}/{entry.name!r}", entry.name)
             found[entry.name] = []
             try:
                 inner = sorted(os.scandir(entry.path), key=lambda e: e.name)
@@ -112,6 +121,7 @@ def _listing(
                         f"(mixed nesting); expected pictures only: {part}/<class>/<picture>",
                     )
                 elif item.name.lower().endswith(EXTENSIONS):
+                    _check_name(root, f"{part}/{entry.name}/{item.name!r}", item.name)
                     found[entry.name].append(item)
                 else:
                     ignored += 1
@@ -141,6 +151,10 @@ def _listing(
 def scan_folder(folder: str | os.PathLike[str]) -> FolderScan:
     """List and check a folder data set; a :class:`DataError` names the first problem."""
     root = Path(folder).expanduser().absolute()
+    if unprintable(str(root)):
+        raise DataError(
+            f"--data {str(root)!r}: not a UTF-8 path without control characters; rename it"
+        )
     if not root.is_dir():
         raise _problem(root, "no such folder" if not root.exists() else "not a folder")
     layout = f"expected {root}/train/<class>/*.png (or {_LISTED}), optionally test/<class>/*"
@@ -212,15 +226,25 @@ def open_folder(
     seed: int = 0,
     use_cache: bool = True,
     executor: str = "processes",
+    expect: DatasetInfo | None = None,
 ) -> FolderDataset:
     """Scan, check and read a folder of pictures (or take its arrays from the cache):
     ``size`` x ``size`` pictures, ``color`` "gray" or "rgb"; ``seed`` chooses the held-out
-    test part when there is no test/ folder."""
+    test part when there is no test/ folder. ``expect``: the description a study or model
+    card recorded; a folder with other pictures or classes is refused before any picture
+    is decoded (a crafted card could name any folder)."""
     if isinstance(size, bool) or not isinstance(size, int) or not 4 <= size <= MAX_SIDE:
         raise ConfigError(f"--image-size: {size!r}; expected an integer 4 to {MAX_SIDE}")
     if color not in COLORS:
         raise ConfigError(f"--color: {color!r}; expected one of {list(COLORS)}")
     scan = scan_folder(folder)
+    recorded = expect.digests.get("files") if expect is not None else None
+    if expect is not None and (scan.classes != expect.classes or recorded != scan.fingerprint()):
+        raise _problem(
+            scan.root,
+            f"not the pictures recorded for {expect.name} ({expect.n_classes} "
+            "classes): other classes or files",
+        )
     images, labels, from_cache = _arrays(scan, size, color, use_cache, executor)
     if scan.test is None:
         from sklearn.model_selection import train_test_split
@@ -238,7 +262,7 @@ def open_folder(
     channels = 1 if color == "gray" else 3
     mean, std = _pixel_stats(images[train_index], channels)
     info = DatasetInfo(
-        name="folder:" + (re.sub(r"[^A-Za-z0-9._ -]", "-", scan.root.name)[:190] or "-"),
+        name="folder:" + (re.sub(r"[^A-Za-z0-9_. -]", "-", scan.root.name)[:190] or "-"),
         classes=scan.classes,
         shape=(channels, size, size),
         mean=mean,

@@ -15,8 +15,8 @@ checks every field and raises :class:`DataError` naming the first bad one.
 
 from __future__ import annotations
 
-import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +26,18 @@ from automl_fashion.errors import DataError
 #: ``fashion-mnist``: Zalando's conversion (trim, negate dark-on-light, longest edge to 28,
 #: centre); ``resize``: the folder loader's (colour mode, then a plain resize to H x W).
 READINGS = ("fashion-mnist", "resize")
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/ -]{0,199}")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/ -]{0,199}")
 MAX_CLASSES = 1000
 MAX_SIDE = 512
+#: A folder data set's source is its absolute path (PATH_MAX on Linux is 4096).
+MAX_SOURCE = 4096
+
+
+def unprintable(text: str) -> bool:
+    """Whether ``text`` holds control characters, or surrogates (bytes of a file name that
+    are not UTF-8): such text is refused wherever it would reach a terminal, JSON or ONNX
+    metadata."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in text)
 
 
 @dataclass(frozen=True)
@@ -104,15 +113,17 @@ class DatasetInfo:
             raise DataError(f"{where}: expected a JSON object describing the data set")
         name = raw.get("name")
         if not isinstance(name, str) or not NAME.fullmatch(name):
-            raise bad("name", "a name of 1-200 letters, digits and ._:/ -")
+            raise bad("name", "a name of 1-200 letters, digits and _.:/ -")
         classes = raw.get("classes")
         if (
             not isinstance(classes, list)
             or not 2 <= len(classes) <= MAX_CLASSES
-            or not all(isinstance(c, str) and 0 < len(c) <= 100 for c in classes)
+            or not all(
+                isinstance(c, str) and 0 < len(c) <= 100 and not unprintable(c) for c in classes
+            )
             or len(set(classes)) != len(classes)
         ):
-            raise bad("classes", f"2 to {MAX_CLASSES} distinct names of 1-100 characters")
+            raise bad("classes", f"2 to {MAX_CLASSES} distinct names of 1-100 printable characters")
         shape = raw.get("shape")
         if (
             not isinstance(shape, list)
@@ -128,17 +139,16 @@ class DatasetInfo:
             if (
                 not isinstance(values, list)
                 or len(values) != shape[0]
-                or not all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                    for v in values
-                )
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+                # compared, never converted first: NaN and inf fail the range, and so does a
+                # 400-digit integer (math.isfinite would raise OverflowError on it)
                 or not all(0 < v <= 1 if key == "std" else 0 <= v <= 1 for v in values)
             ):
                 raise bad(key, f"{shape[0]} number(s) in (0, 1]")
             stats[key] = tuple(float(v) for v in values)
         source = raw.get("source")
-        if not isinstance(source, str) or len(source) > 1000:
-            raise bad("source", "a string of up to 1000 characters")
+        if not isinstance(source, str) or len(source) > MAX_SOURCE:
+            raise bad("source", f"a string of up to {MAX_SOURCE} characters")
         digests = raw.get("digests", {})
         if not isinstance(digests, dict) or not all(
             isinstance(k, str)

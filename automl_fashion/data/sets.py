@@ -57,9 +57,15 @@ class IdxDataset:
         return load_idx(self.entry, "test", self.data_dir)
 
 
-def open_dataset(spec: DatasetSpec, *, data_dir: str | os.PathLike[str] | None = None) -> Dataset:
+def open_dataset(
+    spec: DatasetSpec,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    expect: DatasetInfo | None = None,
+) -> Dataset:
     """The data set ``spec`` names, ready to read. ``data_dir`` (``--data-dir``) is where a
-    built-in set's files are; a folder of pictures is read (or taken from its cache) here."""
+    built-in set's files are; a folder of pictures is read (or taken from its cache) here,
+    after its listing is compared with ``expect`` (what a study or model card recorded)."""
     spec = spec.validated()
     if spec.folder is not None:
         from automl_fashion.data.folder import open_folder
@@ -69,5 +75,6 @@ def open_dataset(spec: DatasetSpec, *, data_dir: str | os.PathLike[str] | None =
             size=spec.image_size or 28,
             color=spec.color or "gray",
             seed=spec.seed,
+            expect=expect,
         )
     return IdxDataset(builtin(spec.name), data_dir)

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from automl_fashion.data.info import unprintable
 from automl_fashion.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -83,11 +84,15 @@ class DatasetSpec:
             raise ConfigError(f"--color: {self.color!r}; expected one of {list(COLORS)}")
         return self
 
-    def open(self, data_dir: str | os.PathLike[str] | None = None) -> Dataset:
-        """The data set, located (downloaded if need be), verified and described."""
+    def open(
+        self, data_dir: str | os.PathLike[str] | None = None, *, expect: DatasetInfo | None = None
+    ) -> Dataset:
+        """The data set, located (downloaded if need be), verified and described. With
+        ``expect`` (recorded, untrusted), a folder whose files or classes differ from it is
+        refused before any picture is decoded."""
         from automl_fashion.data import sets
 
-        return sets.open_dataset(self, data_dir=data_dir)
+        return sets.open_dataset(self, data_dir=data_dir, expect=expect)
 
     @property
     def label(self) -> str:
@@ -110,10 +115,18 @@ class DatasetSpec:
             raise DataError(f"{where}: expected a JSON object; got {type(raw).__name__}")
         name, folder = raw.get("name", DEFAULT_DATASET), raw.get("folder")
         size, color, seed = raw.get("image_size"), raw.get("color"), raw.get("seed", 0)
-        if not isinstance(name, str) or not 0 < len(name) <= 100:
+        if not isinstance(name, str) or not 0 < len(name) <= 100 or unprintable(name):
             raise DataError(f"{where}: 'name' is {name!r:.60}; expected a data set name")
-        if folder is not None and (not isinstance(folder, str) or not 0 < len(folder) <= 4096):
-            raise DataError(f"{where}: 'folder' is {folder!r:.60}; expected a path")
+        if folder is not None and (
+            not isinstance(folder, str)
+            or not 0 < len(folder) <= 4096
+            or unprintable(folder)  # NUL breaks paths; newlines and escapes, the terminal
+            or not os.path.isabs(folder)  # recorded absolute: never relative to the reader
+        ):
+            raise DataError(
+                f"{where}: 'folder' is {folder!r:.60}; expected an absolute path without "
+                "control characters"
+            )
         if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
             raise DataError(f"{where}: 'image_size' is {size!r:.60}; expected an integer")
         if color is not None and color not in COLORS:

@@ -142,6 +142,7 @@ def staged_folder(out: str | os.PathLike[str], *, force: bool = False) -> Iterat
         tmp.mkdir()
         yield tmp
         new = _new_files(tmp)
+        _sync(tmp, new)  # on the disk before anything of the earlier export is replaced
         if in_place:
             moving = True
             _move_in(tmp, target, new, written or [])
@@ -185,6 +186,17 @@ def _new_files(tmp: Path) -> list[str]:
     return sorted(names, key=lambda n: n == CARD)  # the card last: it marks a complete folder
 
 
+def _sync(folder: Path, names: list[str]) -> None:
+    """fsync the files and the folder: after a power cut, a renamed folder whose data was
+    still in memory could hold empty files, and the earlier export would be gone."""
+    for path in [*(folder / n for n in names), folder]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _swap_in(tmp: Path, target: Path, old_files: list[str] | None) -> bool:
     """Put the folder ``tmp`` at ``target`` (new, empty, or an earlier export's folder)."""
     if old_files is None:
@@ -212,8 +224,16 @@ def _move_in(tmp: Path, target: Path, new: list[str], old_files: list[str]) -> N
     """``--force`` into a folder with other files: replace the model's files one by one."""
     if CARD in old_files:  # until the new card is in, the folder is no complete export
         (target / CARD).unlink(missing_ok=True)
-    for name in new:
-        os.replace(tmp / name, target / name)
+    pending = list(new)
+    try:
+        while pending:
+            os.replace(tmp / pending[0], target / pending[0])
+            pending.pop(0)
+    except KeyboardInterrupt:  # a few renames are left: finish them, or no export is left
+        for name in pending:
+            if (tmp / name).exists():
+                os.replace(tmp / name, target / name)
+        raise
     for name in set(old_files) - set(new):
         (target / name).unlink(missing_ok=True)
 

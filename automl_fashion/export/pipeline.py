@@ -36,6 +36,7 @@ from automl_fashion.export import limits as lf
 from automl_fashion.export.calibration import Calibration, calibrate_on
 from automl_fashion.export.card import write_card
 from automl_fashion.export.outdir import staged_folder
+from automl_fashion.model import first_line
 from automl_fashion.threads import available_cores
 
 Say = Callable[[str], None]
@@ -279,9 +280,8 @@ def reuse_artifact(
         )
 
     def unloadable(exc: Exception) -> ArtifactError:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         return ArtifactError(
-            f"trial {meta['trial']}: its saved model.onnx cannot be loaded ({first}); "
+            f"trial {meta['trial']}: its saved model.onnx cannot be loaded ({first_line(exc)}); "
             f"export it with --refit to train it again"
         )
 

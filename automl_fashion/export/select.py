@@ -172,8 +172,9 @@ def search_split(
     val_size = recorded("val_size", DEFAULT_VAL_SIZE, 10, 10**8) or DEFAULT_VAL_SIZE
     per_class = recorded("train_per_class", None, 1, 10**8)
     spec = study_spec(study)
-    if dataset is None:
-        dataset = spec.open(data_dir)
+    if dataset is None:  # a recorded folder is compared with the record before it is read
+        expect = study_info(study) if INFO_ATTR in study.user_attrs else None
+        dataset = spec.open(data_dir, expect=expect)
     check_same_data(study, dataset)
     split = searched_split(
         val_size=val_size,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from automl_fashion.errors import ConfigError
-from automl_fashion.families._base import Family, Report, TrainingDiverged
+from automl_fashion.families._base import Family, NotLearning, Report, TrainingDiverged
 
 REGISTRY: dict[str, str] = {
     "linear": "automl_fashion.families.linear:LinearFamily",
@@ -95,6 +95,7 @@ def create(
 __all__ = [
     "REGISTRY",
     "Family",
+    "NotLearning",
     "Report",
     "TrainingDiverged",
     "check_names",

@@ -35,6 +35,11 @@ class TrainingDiverged(AutoMLFashionError):
     """The loss became NaN or infinite: the trial fails with this reason."""
 
 
+class NotLearning(AutoMLFashionError):
+    """After enough training, validation accuracy is no better than always answering the
+    commonest class: the search stops the trial as it stops a pruned one."""
+
+
 def _no_report(step: int, accuracy: float) -> None:
     return None
 

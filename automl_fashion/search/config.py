@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from automl_fashion.data.spec import DatasetSpec
 
 SAMPLERS = ("tpe", "random")
+DEFAULT_SAMPLER, DEFAULT_PRUNER = "tpe", "sha"
 #: numpy and Optuna's samplers take 32-bit seeds.
 MAX_SEED = 2**32 - 1
 #: Study names end up in file names: letters, digits, ``.``, ``_`` and ``-``; no leading dot.
@@ -52,8 +53,10 @@ class SearchConfig:
     storage: str | None = None  # Optuna storage URL; default: studies/<study>.journal
     studies_dir: str | None = None
     seed: int = 0
-    sampler: str = "tpe"
-    pruner: str = "sha"
+    #: None: the study's own on resume, else DEFAULT_SAMPLER / DEFAULT_PRUNER (see
+    #: ``join.resolve_sampling``).
+    sampler: str | None = None
+    pruner: str | None = None
     warm_start: bool = True
     #: Validation images; None: the data set's default (10,000 for the built-in sets).
     val_size: int | None = None
@@ -89,9 +92,10 @@ class SearchConfig:
             self.families = unique(self.families)
             if not self.families:
                 raise ConfigError("--families: give at least one family")
-        if self.sampler not in SAMPLERS:
+        if self.sampler is not None and self.sampler not in SAMPLERS:
             raise ConfigError(f"--sampler: {self.sampler!r}; expected one of {list(SAMPLERS)}")
-        make_pruner(self.pruner)
+        if self.pruner is not None:
+            make_pruner(self.pruner)
         self._check_workers()
         self.dataset_spec()  # checks --dataset, --data, --image-size and --color
         if self.val_size is not None:

@@ -4,6 +4,7 @@ must keep (the split, the families, the sampler and pruner) and what it may choo
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -119,6 +120,29 @@ def resolve_families(study: optuna.Study, config: SearchConfig) -> list[str]:
     return recorded
 
 
+def resolve_sampling(study: optuna.Study, config: SearchConfig) -> None:
+    """The sampler and pruner of this run: a resumed study's own (a flag left out takes
+    it; one that differs is refused, as other families or another split are), else the
+    flags, else the defaults."""
+    from automl_fashion.pruning import PRUNERS
+    from automl_fashion.search.config import DEFAULT_PRUNER, DEFAULT_SAMPLER, SAMPLERS
+
+    resumed = bool(study.get_trials(deepcopy=False))
+    for key, default, known in (
+        ("sampler", DEFAULT_SAMPLER, SAMPLERS),
+        ("pruner", DEFAULT_PRUNER, PRUNERS),
+    ):
+        recorded = study.user_attrs.get(key) if resumed else None
+        recorded = recorded if isinstance(recorded, str) and recorded in known else None
+        given = getattr(config, key)
+        if given is not None and recorded is not None and given != recorded:
+            raise ConfigError(
+                f"--{key} {given}: study {config.study!r} searches with --{key} {recorded}; "
+                f"resume it with --{key} {recorded} (or without --{key}), or start a new --study"
+            )
+        setattr(config, key, given or recorded or default)
+
+
 def record_settings(
     study: optuna.Study, config: SearchConfig, started: float, info: DatasetInfo
 ) -> None:
@@ -143,7 +167,7 @@ def join_config(config: SearchConfig, budget: float | None) -> SearchConfig:
     ``automl-fashion worker`` adds a machine's workers to a study that a ``search`` started
     (possibly on another machine): without ``--budget`` they stop at that search's deadline.
     """
-    from automl_fashion.search.config import SAMPLERS
+    from automl_fashion.search.config import DEFAULT_PRUNER, DEFAULT_SAMPLER, SAMPLERS
     from automl_fashion.storage import load_existing_study
 
     config.validated()  # this machine's flags, before the storage is touched
@@ -154,7 +178,17 @@ def join_config(config: SearchConfig, budget: float | None) -> SearchConfig:
             raise ConfigError(
                 f"study {config.study!r} records no deadline (not started by search): give --budget"
             )
-        budget = float(attrs["deadline"]) - time.time()
+        deadline = attrs["deadline"]
+        if (
+            isinstance(deadline, bool)
+            or not isinstance(deadline, int | float)
+            or not math.isfinite(deadline)  # Infinity: workers that never stop
+        ):
+            raise ConfigError(
+                f"study {config.study!r}: its recorded deadline {deadline!r:.40} is not a "
+                "time; give --budget"
+            )
+        budget = float(deadline) - time.time()
         if budget <= 1:
             raise ConfigError(f"study {config.study!r}: its search's budget is already spent")
     if config.families is None and isinstance(attrs.get("families"), list):
@@ -174,4 +208,6 @@ def join_config(config: SearchConfig, budget: float | None) -> SearchConfig:
         config.sampler = str(attrs["sampler"])
     if isinstance(attrs.get("pruner"), str):
         config.pruner = attrs["pruner"]
+    config.sampler = config.sampler or DEFAULT_SAMPLER
+    config.pruner = config.pruner or DEFAULT_PRUNER
     return config.validated()  # what the study said is untrusted too

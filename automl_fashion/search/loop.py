@@ -37,6 +37,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from automl_fashion.errors import AutoMLFashionError
+from automl_fashion.pruning import FAMILY_PARAM
 from automl_fashion.search.calibrate import measure_speeds
 from automl_fashion.search.config import SearchConfig, check_int, max_jobs
 from automl_fashion.search.join import (
@@ -44,10 +45,11 @@ from automl_fashion.search.join import (
     check_split,
     record_settings,
     resolve_families,
+    resolve_sampling,
 )
-from automl_fashion.search.plan import Plan, make_plan
+from automl_fashion.search.plan import SHUTDOWN_SECONDS, Plan, make_plan
 from automl_fashion.search.pool import WorkerPool
-from automl_fashion.search.worker import FAILURE_STREAK, cuda_devices, open_study
+from automl_fashion.search.worker import FAILURE_STREAK, PARENT_ENDED, cuda_devices, open_study
 from automl_fashion.search_space import load_space
 from automl_fashion.storage import artifacts_dir, mask_url, recover_stale_trials, studies_dir
 from automl_fashion.threads import available_cores
@@ -112,6 +114,8 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     config.families = resolve_families(study, config)
     config.check_families(config.families)
     if not config.join:
+        resolve_sampling(study, config)  # before the workers take the config
+    if not config.join:
         record_settings(study, config, t_start, dataset.info)
     plan = _plan(study, config, named, dataset.info, n_images)
     jobs, threads = plan.jobs, plan.threads
@@ -149,8 +153,15 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
         s.name.lower(): sum(t.state == s for t in trials)
         for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
     }
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    best = max(complete, key=lambda t: t.value or 0.0, default=None)
+    # values read back are untrusted: only numbers rank (a string was a TypeError here)
+    complete = [
+        t
+        for t in trials
+        if t.state == TrialState.COMPLETE
+        and isinstance(t.value, int | float)
+        and not isinstance(t.value, bool)
+    ]
+    best = max(complete, key=lambda t: float(t.value or 0.0), default=None)
     _show(progress, study, t_start, config, jobs, threads)
     stopped = pool.gave_up or (
         f"{FAILURE_STREAK} trials in a row failed with: {pool.breaker}"
@@ -159,7 +170,9 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     )
     exported, not_exported = None, None
     if best is not None and config.export_dir is not None:
-        exported, not_exported = _export_best(study, best.number, config)
+        not_exported = no_time_to_export(t_start, config.budget, plan.reserve, time.time())
+        if not_exported is None:
+            exported, not_exported = _export_best(study, best.number, config)
     return SearchResult(
         study_name=config.study,
         storage=mask_url(config.storage)
@@ -176,6 +189,18 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
         why_none=_why_none(trials, t_start, stopped, pool),
         not_exported=not_exported,
     )
+
+
+def no_time_to_export(started: float, budget: float, reserve: float, now: float) -> str | None:
+    """Why the export would end past the budget's allowance, or None. The plan keeps
+    ``reserve`` seconds at the end (the workers' shutdown and the export); a worker stuck in
+    one long rung can hold the search until the hard deadline and use them up, and an
+    export started then ended past budget + max(30 s, 2%)."""
+    need = reserve - min(SHUTDOWN_SECONDS, 0.05 * budget)
+    left = started + budget + allowed_overrun(budget) - now
+    if left >= need:
+        return None
+    return f"the budget had {max(0.0, left):.0f} s left and the export needs about {need:.0f} s"
 
 
 def _show(
@@ -256,7 +281,7 @@ def _plan(
         gpus = 1  # the one device named
     device = "cuda" if gpus else "cpu"
     speeds = measure_speeds(config.families, n_train, cores, config.spaces_dir, device, info)
-    seen = {str(t.params.get("family")) for t in study.get_trials(deepcopy=False)}
+    seen = {f for t in study.get_trials(deepcopy=False) if (f := family_of(t)) is not None}
     variants = {}
     for name in config.families:
         space = load_space(name, config.spaces_dir, info=info)
@@ -279,6 +304,17 @@ def _plan(
     )
 
 
+def family_of(trial: optuna.trial.FrozenTrial) -> str | None:
+    """A trial's family: its parameter, or for a queued trial not yet started the family
+    it was queued with (Optuna keeps that in the system attr ``fixed_params``; untrusted).
+    Without the queued ones, a resume after an early Ctrl-C queued each waiting init again."""
+    family = trial.params.get(FAMILY_PARAM)
+    if family is None:
+        fixed = trial.system_attrs.get("fixed_params")
+        family = fixed.get(FAMILY_PARAM) if isinstance(fixed, dict) else None
+    return family if isinstance(family, str) else None
+
+
 def _warm_start(study: optuna.Study, plan: Plan, spaces_dir: str | None, info: DatasetInfo) -> None:
     """Queue the plan's known-good inits (families already in the study are not in it),
     within what the data set allows (no flips of digits: see ``SearchSpace.for_data``)."""
@@ -289,13 +325,17 @@ def _warm_start(study: optuna.Study, plan: Plan, spaces_dir: str | None, info: D
 
 
 def _requeue_interrupted(study: optuna.Study) -> int:
-    """Queue again the trials a Ctrl-C stopped, so that resuming loses nothing."""
+    """Queue again the trials a Ctrl-C stopped, or the end of the search process (a kill
+    of it alone: its workers record that and exit), so that resuming loses nothing. The
+    attrs read are untrusted: a reason that is not text, or a retry_of that is not a trial
+    number, counts as none."""
     trials = study.get_trials(deepcopy=False)
-    retried = {t.user_attrs.get("retry_of") for t in trials}
+    retried = {r for t in trials if isinstance(r := t.user_attrs.get("retry_of"), int)}
     n = 0
     for t in trials:
-        reason = t.user_attrs.get("fail_reason", "")
-        if t.state == TrialState.FAIL and "interrupted" in reason and t.number not in retried:
+        reason = t.user_attrs.get("fail_reason")
+        stopped = isinstance(reason, str) and ("interrupted" in reason or reason == PARENT_ENDED)
+        if t.state == TrialState.FAIL and stopped and t.number not in retried:
             study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
             n += 1
     return n

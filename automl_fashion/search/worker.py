@@ -29,7 +29,7 @@ from optuna.trial import TrialState
 
 from automl_fashion.budget import BudgetExhausted, Deadline
 from automl_fashion.pruning import make_pruner
-from automl_fashion.search.config import MAX_SEED, SearchConfig
+from automl_fashion.search.config import DEFAULT_PRUNER, DEFAULT_SAMPLER, MAX_SEED, SearchConfig
 from automl_fashion.storage import (
     artifacts_dir,
     open_storage,
@@ -105,8 +105,8 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
 def open_study(config: SearchConfig, *, seed: int | None = None) -> optuna.Study:
     """The study (created if new), with this process's sampler and the study's pruner."""
     storage = open_storage(config.storage, config.study, config.studies_dir)
-    sampler = make_sampler(config.sampler, config.seed if seed is None else seed)
-    pruner = make_pruner(config.pruner)
+    sampler = make_sampler(config.sampler or DEFAULT_SAMPLER, config.seed if seed is None else seed)
+    pruner = make_pruner(config.pruner or DEFAULT_PRUNER)
     # load first: creating an existing study still appends to a journal
     with contextlib.suppress(KeyError):
         return optuna.load_study(

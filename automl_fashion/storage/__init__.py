@@ -87,8 +87,11 @@ def open_storage(
     kind, target = classify(url)
     if kind == "journal":
         return _open_journal(Path(target), directory, writable)
+    if not writable and (missing := _missing_sqlite_file(url)):
+        raise ConfigError(f"--storage {mask_url(url)}: no database file {missing!r}")
     try:
-        return _rdb_storage(url)
+        # reading creates nothing: no tables (a read-only role would refuse them anyway)
+        return _rdb_storage(url, create=writable)
     except Exception as exc:  # SQLAlchemy raises many kinds; show one clean line
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(
@@ -124,7 +127,24 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _rdb_storage(url: str, attempts: int = 3) -> RDBStorage:
+def _missing_sqlite_file(url: str) -> str | None:
+    """The file a ``sqlite:///`` URL names, when it does not exist (connecting would
+    create it: a mistyped name left an empty database behind a read-only command)."""
+    if not url.startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        database = make_url(url).database
+    except ArgumentError:
+        return None  # said by the open that follows
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return None if Path(database).is_file() else database
+
+
+def _rdb_storage(url: str, attempts: int = 3, *, create: bool = True) -> RDBStorage:
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
     for attempt in range(attempts):
@@ -138,6 +158,7 @@ def _rdb_storage(url: str, attempts: int = 3) -> RDBStorage:
                     # a dead worker's trial is failed, then queued once more
                     heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
                     engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None,
+                    skip_table_creation=not create,
                 )
         except (IntegrityError, ProgrammingError):
             # two machines creating Optuna's tables in a new database at the same moment:

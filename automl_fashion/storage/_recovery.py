@@ -36,9 +36,9 @@ def _alive(worker: dict[str, Any]) -> bool:
         return True  # another machine: only RDB heartbeats can tell
     try:
         pid = int(worker.get("pid", 0))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return True  # not ours to judge: the journal is untrusted
-    if pid <= 0:
+    if not 0 < pid < 2**31:  # no process has that number (os.kill would overflow)
         return True
     try:
         os.kill(pid, 0)

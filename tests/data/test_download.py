@@ -55,6 +55,22 @@ def test_second_read_comes_from_the_array_cache(
     np.testing.assert_array_equal(X, X2)
 
 
+@pytest.mark.parametrize("damage", [b"", b"PK\x03\x04not a zip", b"\x93NUMPY"])
+def test_a_damaged_array_cache_entry_is_rebuilt(
+    isolated_cache: Path, served: tuple[dict[str, bytes], str], damage: bytes
+) -> None:
+    """An empty entry (a crash before the data reached the disk), a zip, or a truncated
+    header is read from the files again, not a traceback on every later load."""
+    written, url = served
+    entry = entry_for(written, url)
+    X, _ = IdxDataset(entry).train()
+    (cached,) = [p for p in (cache_dir() / "arrays-v1").iterdir() if "train-images" in p.name]
+    cached.write_bytes(damage)
+    X2, _ = IdxDataset(entry).train()
+    np.testing.assert_array_equal(X, X2)
+    assert np.load(cached).shape == X.shape  # and the entry is whole again
+
+
 def test_split_of_a_small_set_follows_its_size(
     isolated_cache: Path, served: tuple[dict[str, bytes], str]
 ) -> None:

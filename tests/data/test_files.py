@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import http.server
+import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +131,84 @@ def test_download_offline_says_what_to_install(tmp_path: Path) -> None:
         fetch(tmp_path / "raw", base_url="http://127.0.0.1:9/")
     assert not list((tmp_path / "raw").glob("*.gz"))
     assert time.monotonic() - start < 30
+
+
+# -- files that are not what they claim ------------------------------------------------------
+@pytest.mark.parametrize("gz_digest", [False, True], ids=["raw-digest", "gz-digest"])
+def test_an_oversized_file_is_refused_without_being_read_whole(
+    tmp_path: Path, gz_digest: bool
+) -> None:
+    """A 50 KB gzip of zeros that decompresses to 50 MB (a bomb) is refused after the
+    official size plus one byte, not after decompressing all of it."""
+    import tracemalloc
+
+    from automl_fashion.data.files import read_verified
+    from automl_fashion.data.idxset import FileSpec
+
+    bomb = gzip.compress(b"\0" * 50_000_000)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(bomb if not gz_digest else bomb + bytes(5_000_000))
+    spec = FileSpec("train-images", "train-images-idx3-ubyte", 1000, "0" * 64, (1000,))
+    if gz_digest:
+        spec = FileSpec(*dataclasses.astuple(spec)[:5], gz_size=len(bomb) // 100)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"size over \d+ bytes, expected"):
+            read_verified(path, spec)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000, peak
+
+
+def test_a_download_past_the_official_size_is_stopped_and_nothing_kept(
+    tmp_path: Path, serve: Callable[[Path], str]
+) -> None:
+    from .conftest import entry_for, write_idx_set
+
+    written = write_idx_set(tmp_path / "official")
+    entry = entry_for(written, serve(tmp_path / "official"))
+    (tmp_path / "official" / "train-images-idx3-ubyte.gz").write_bytes(os.urandom(3_000_000))
+    target = tmp_path / "raw"
+    with pytest.raises(DataError, match=r"could not download .*: over \d+ bytes, more than"):
+        fetch(target, dataset=entry)
+    assert list(target.iterdir()) == []  # no .part left
+
+
+def test_a_reply_that_is_not_http_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """http.client's errors are not OSErrors: a port that speaks SSH was a traceback."""
+    import http.client
+    import urllib.request
+
+    def not_http(*args: object, **kwargs: object) -> None:
+        raise http.client.BadStatusLine("SSH-2.0-OpenSSH_9.6")
+
+    monkeypatch.setattr(urllib.request, "urlopen", not_http)
+    with pytest.raises(DataError, match=r"could not download .*SSH-2.0.*Offline\?"):
+        fetch(tmp_path / "raw", base_url="http://127.0.0.1:22/")
+    assert list((tmp_path / "raw").iterdir()) == []
+
+
+def test_a_cache_write_is_synced_before_its_rename_and_interrupted_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from automl_fashion.data.files import write_atomic
+
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(
+        os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1]
+    )
+    assert write_atomic(tmp_path / "cache" / "a.npy", lambda fh: fh.write(b"x"))
+    assert events == ["fsync", "replace"]
+
+    def interrupted(fh: object) -> None:
+        fh.write(b"half")  # type: ignore[attr-defined]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(tmp_path / "cache" / "b.npy", interrupted)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["a.npy"]

@@ -42,6 +42,13 @@ def test_gray_folder_holds_out_a_stratified_fifth(isolated_cache: Path, tmp_path
     assert DatasetInfo.from_dict(info.as_dict()) == info
 
 
+def test_the_name_keeps_the_folder_name_and_replaces_only_what_names_may_not_hold(
+    isolated_cache: Path, tmp_path: Path
+) -> None:
+    assert open_folder(make_folder(tmp_path / "my_shop 2", THREE)).info.name == ("folder:my_shop 2")
+    assert open_folder(make_folder(tmp_path / "shop;x", THREE)).info.name == "folder:shop-x"
+
+
 def test_the_seed_chooses_the_held_out_part(isolated_cache: Path, tmp_path: Path) -> None:
     root = make_folder(tmp_path / "shop", THREE)
     first, again, other = (open_folder(root, seed=s) for s in (0, 0, 1))
@@ -229,3 +236,55 @@ def test_an_unreadable_picture_stops_a_parallel_read(tmp_path: Path) -> None:
     paths = sorted(root.glob("train/*/*.png"))
     with pytest.raises(DataError, match=r"b/77.png: not an image that can be decoded"):
         read_pictures(paths, (12, 12), "gray", workers=2, executor="processes")
+
+
+# -- names and records that are not to be trusted --------------------------------------------
+@pytest.mark.skipif(os.name != "posix", reason="file names as bytes")
+def test_a_picture_name_that_is_not_utf8_is_a_one_line_error(
+    isolated_cache: Path, tmp_path: Path
+) -> None:
+    """A zip made with another encoding gives names Python carries as surrogates; they
+    cannot go into the study or the ONNX metadata (a UnicodeEncodeError was a traceback)."""
+    root = make_folder(tmp_path / "shop", THREE)
+    shutil.copy(
+        root / "train/hats/0.png", os.path.join(os.fsencode(root / "train/hats"), b"caf\xe9.png")
+    )
+    with pytest.raises(
+        DataError, match=r"train/hats/'caf\\udce9.png' is not a UTF-8 name"
+    ) as caught:
+        open_folder(root, use_cache=False)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_class_folder_with_a_control_character_is_refused(
+    isolated_cache: Path, tmp_path: Path
+) -> None:
+    """Class names reach the terminal and the model card, whose reader refuses them."""
+    root = make_folder(tmp_path / "shop", {"boots": 10, "ha\nts": 10})
+    with pytest.raises(DataError, match=r"train/'ha\\nts' is not a UTF-8 name without control"):
+        open_folder(root, use_cache=False)
+
+
+def test_a_recorded_description_is_compared_before_any_picture_is_decoded(
+    isolated_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crafted model card or study can name any folder: its listing is compared with what
+    was recorded first, so other pictures are never read (nor cached)."""
+    from automl_fashion.data import folder as folder_module
+
+    shop = open_folder(make_folder(tmp_path / "shop", THREE), use_cache=False).info
+    other = make_folder(tmp_path / "other", THREE, seed=1)
+
+    def no_decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a picture was decoded")
+
+    decode = folder_module.read_pictures
+    monkeypatch.setattr(folder_module, "read_pictures", no_decoding)
+    with pytest.raises(DataError, match=r"--data .*other: not the pictures recorded for folder:"):
+        open_folder(other, expect=shop)  # other files (same classes)
+    renamed = DatasetInfo.from_dict({**shop.as_dict(), "classes": ["a", "b", "c"]})
+    with pytest.raises(DataError, match=r"not the pictures recorded"):
+        open_folder(tmp_path / "shop", expect=renamed)  # same files, other classes
+    assert not cache_dir().exists() or not any(cache_dir().rglob("*.npz"))
+    monkeypatch.setattr(folder_module, "read_pictures", decode)
+    assert open_folder(tmp_path / "shop", expect=shop).info.same_data(shop)

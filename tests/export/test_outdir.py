@@ -211,3 +211,61 @@ def test_an_earlier_export_left_aside_by_a_killed_swap_is_put_back(tmp_path: Pat
         raise RuntimeError("this export fails too")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     assert "member-1-mlp.safetensors" in earlier_export(tmp_path / "model")
+
+
+def test_the_new_files_are_on_the_disk_before_the_earlier_export_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a power cut, a swapped-in folder whose data was still in memory could hold
+    empty files, with the earlier export already deleted."""
+    from automl_fashion.export import outdir
+
+    out = tmp_path / "model"
+    with staged_folder(out) as tmp:
+        _fake_export(tmp, "model.onnx", "model.ubj")
+    synced: list[str] = []
+    real_fsync, real_exchange = os.fsync, outdir._exchange
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def exchange(a: Path, b: Path) -> bool:
+        staged = [str(p) for p in a.iterdir()]
+        assert set(staged) | {str(a)} <= set(synced), (staged, synced)
+        return real_exchange(a, b)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(outdir, "_exchange", exchange)
+    with staged_folder(out) as tmp:
+        _fake_export(tmp, "model.onnx", "model.safetensors")
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [CARD, "model.onnx", "model.safetensors"]
+    )
+
+
+def test_ctrl_c_while_force_moves_files_in_still_leaves_a_whole_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--force into a folder with the user's files moves the model's files in one by one;
+    a Ctrl-C among those renames finishes them, so the folder holds the new export whole
+    (before, the rest were deleted with the staging folder, and no export was left)."""
+    out = tmp_path / "model"
+    with staged_folder(out) as tmp:
+        _fake_export(tmp, "model.onnx", "model.ubj")
+    (out / "notes.txt").write_text("mine")
+    real_replace, calls = os.replace, []
+
+    def replace(a: object, b: object) -> None:
+        calls.append(a)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real_replace(a, b)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt), staged_folder(out, force=True) as tmp:
+        _fake_export(tmp, "model.onnx", "model.safetensors")
+    monkeypatch.undo()
+    assert earlier_export(out) == sorted([CARD, "model.onnx", "model.safetensors"])
+    assert all((out / name).read_text() == name for name in ("model.onnx", "model.safetensors"))
+    assert (out / "notes.txt").read_text() == "mine"

@@ -188,3 +188,49 @@ def test_no_flips_where_a_mirror_changes_the_label(
     assert seen and not any(seen)
     assert model.params["flip"] is False and params["flip"] is True
     assert not model.flip_tta and model.tta_views == [(False, 0, 0)]  # type: ignore[attr-defined]
+
+
+# -- networks that stop learning ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("chance_epochs", "stops_at"),
+    [
+        ({2, 3}, 3),  # two epochs in a row at chance once STALL_STEPS are taken
+        ({2, 4}, None),  # not in a row: a slow start is not a dead network
+        ({1, 2}, None),  # epoch 1 comes before STALL_STEPS steps and does not count
+        ({3, 4, 5, 6}, 4),
+    ],
+)
+def test_a_network_at_chance_for_two_epochs_in_a_row_stops_there(
+    chance_epochs: set[int],
+    stops_at: int | None,
+    tiny_split: Split,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Validation accuracy no better than the commonest class, two epochs in a row after
+    STALL_STEPS steps, raises NotLearning at the second; anything else trains on. The
+    validation logits are scripted: chance level (all zeros, so always class 0) in
+    ``chance_epochs``, every answer right otherwise."""
+    from automl_fashion.families import _torch
+
+    params = {**quick_params("mlp"), "epochs": 6, "batch_size": 512}
+    model = families.create("mlp", params, threads=1, device="cpu")
+    steps_per_epoch = -(-len(tiny_split.y_train) // 512)
+    monkeypatch.setattr(_torch, "STALL_STEPS", 2 * steps_per_epoch)  # from epoch 2 on
+    right = torch.nn.functional.one_hot(torch.from_numpy(tiny_split.y_val), 10).float()
+    calls: list[int] = []
+
+    def scripted(X: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        return torch.zeros(len(X), 10) if len(calls) in chance_epochs else right
+
+    monkeypatch.setattr(model, "_logits", scripted)
+    if stops_at is None:
+        model.fit(tiny_split)
+        assert [step for step, _ in model.history_] == [1, 2, 3, 4, 5, 6]
+    else:
+        with pytest.raises(families.NotLearning, match="no better than always answering"):
+            model.fit(tiny_split)
+        assert [step for step, _ in model.history_] == list(range(1, stops_at + 1))
+    assert [acc for _, acc in model.history_] == pytest.approx(
+        [0.1 if step in chance_epochs else 1.0 for step, _ in model.history_]
+    )

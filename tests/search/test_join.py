@@ -17,6 +17,7 @@ from automl_fashion.search.join import (
     join_config,
     record_settings,
     resolve_families,
+    resolve_sampling,
 )
 from automl_fashion.search.worker import open_study
 
@@ -76,6 +77,56 @@ def test_a_joining_worker_takes_the_study_settings(tmp_path: Path) -> None:
     assert (joined.sampler, joined.pruner) == ("random", "median")
     assert (joined.seed, joined.train_per_class) == (7, 30)  # the study's split
     assert joined.join and not joined.warm_start and joined.budget == 30.0
+
+
+def test_a_resume_keeps_the_study_sampler_and_pruner() -> None:
+    """A resume without --sampler/--pruner ran TPE and successive halving, and wrote them
+    over what the study recorded (random, none): the study's own are kept now, and other
+    ones are refused, as other families are."""
+    study = study_with(["linear"])
+    study.set_user_attr("sampler", "random")
+    study.set_user_attr("pruner", "none")
+    resumed = SearchConfig(1, study="s")
+    resolve_sampling(study, resumed)
+    assert (resumed.sampler, resumed.pruner) == ("random", "none")
+    same = SearchConfig(1, study="s", sampler="random")
+    resolve_sampling(study, same)
+    assert (same.sampler, same.pruner) == ("random", "none")
+    with pytest.raises(ConfigError) as err:
+        resolve_sampling(study, SearchConfig(1, study="s", pruner="sha"))
+    assert str(err.value) == (
+        "--pruner sha: study 's' searches with --pruner none; resume it with --pruner none "
+        "(or without --pruner), or start a new --study"
+    )
+
+
+def test_a_new_study_takes_the_flags_or_the_defaults() -> None:
+    for given, expected in (({}, ("tpe", "sha")), ({"sampler": "random"}, ("random", "sha"))):
+        config = SearchConfig(1, **given)  # type: ignore[arg-type]
+        resolve_sampling(optuna.create_study(), config)
+        assert (config.sampler, config.pruner) == expected
+    odd = study_with(["linear"])
+    odd.set_user_attr("sampler", ["tpe"])  # untrusted: not a sampler, so not the study's own
+    config = SearchConfig(1, sampler="random")
+    resolve_sampling(odd, config)
+    assert config.sampler == "random"
+
+
+@pytest.mark.parametrize("deadline", ["tomorrow", None, float("inf"), float("nan"), True])
+def test_a_joining_worker_refuses_a_recorded_deadline_that_is_not_a_time(
+    tmp_path: Path, deadline: object
+) -> None:
+    """A string was a traceback; Infinity made workers that never stop; NaN passed the
+    check that the budget is not already spent."""
+    storage = str(tmp_path / "s.journal")
+    first = SearchConfig(600, study="s", storage=storage, families=["linear"])
+    study = open_study(first)
+    record_settings(study, first, started=0.0, info=FASHION_MNIST)
+    study.set_user_attr("deadline", deadline)
+    with pytest.raises(
+        ConfigError, match=r"study 's': its recorded deadline .* is not a time; give"
+    ):
+        join_config(SearchConfig(1, study="s", storage=storage), budget=None)
 
 
 def test_a_joining_worker_checks_its_flags_before_opening_the_storage(tmp_path: Path) -> None:

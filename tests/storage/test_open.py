@@ -86,3 +86,22 @@ def test_reading_creates_and_changes_nothing(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no journal file"):
         load_existing_study("r", f"journal:{tmp_path}/other.journal", tmp_path)
     assert not (tmp_path / "other.journal").exists()
+
+
+def test_reading_a_missing_sqlite_database_creates_nothing(tmp_path: Path) -> None:
+    """A mistyped --storage on leaderboard left an empty database with Optuna's tables."""
+    from automl_fashion.cli import main
+
+    url = f"sqlite:///{tmp_path}/studeis.db"
+    assert main(["leaderboard", "--storage", url, "--study", "x"]) == 2
+    assert not (tmp_path / "studeis.db").exists()
+    with pytest.raises(ConfigError, match=r"--storage sqlite:///.*studeis.db: no database file"):
+        open_storage(url, "x", writable=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reading_an_existing_sqlite_study_creates_no_tables(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    optuna.create_study(study_name="s", storage=open_storage(url, "s"))
+    storage = open_storage(url, "s", writable=False)
+    assert [s.study_name for s in storage.get_all_studies()] == ["s"]
