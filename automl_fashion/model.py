@@ -208,8 +208,6 @@ def card_dataset(card: dict[str, Any], path: Path) -> DatasetInfo:
         info = DatasetInfo.from_dict(raw, where=f"{path}: field 'dataset'")
     except DataError as exc:
         raise ModelError(printable(str(exc))) from None
-    if any(printable(c) != c for c in info.classes):
-        raise ModelError(f"{path}: field 'dataset' has class names with control characters")
     if info.reading == "fashion-mnist" and info.input_shape != FASHION_MNIST.input_shape:
         raise ModelError(
             f"{path}: field 'dataset' has shape {list(info.shape)} but reads pictures the "

@@ -115,7 +115,6 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     config.check_families(config.families)
     if not config.join:
         resolve_sampling(study, config)  # before the workers take the config
-    if not config.join:
         record_settings(study, config, t_start, dataset.info)
     plan = _plan(study, config, named, dataset.info, n_images)
     jobs, threads = plan.jobs, plan.threads
