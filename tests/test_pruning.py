@@ -5,7 +5,9 @@ from __future__ import annotations
 import optuna
 import pytest
 
+from automl_fashion import families
 from automl_fashion.errors import ConfigError
+from automl_fashion.families._torch import FIRST_RUNG, SCHEDULE_STEPS, schedule_step
 from automl_fashion.pruning import make_pruner
 
 
@@ -67,11 +69,47 @@ def test_unknown_pruner_is_named() -> None:
         make_pruner("foo")
 
 
-def test_networks_are_compared_from_their_third_epoch_on() -> None:
-    """Early epochs of runs with different schedules say little: a CNN that warms up slowly
-    survives two weak epochs, where a family without that rule is pruned at once."""
-    for family, pruned in (("cnn", False), ("a", True)):
-        study = optuna.create_study(direction="maximize", pruner=make_pruner("sha"))
-        for _ in range(6):
-            _trial(study, family, [0.80, 0.84, 0.88, 0.90])
-        assert _trial(study, family, [0.30, 0.60, 0.91, 0.92]) is pruned
+def _network(study: optuna.Study, values: list[float]) -> bool:
+    """A cnn trial that reports as the torch families do: each epoch at its share of the
+    schedule (``len(values)`` epochs), per mille."""
+    study.enqueue_trial({"family": "cnn"})
+    trial = study.ask()
+    trial.suggest_categorical("family", ["cnn"])
+    for epoch, value in enumerate(values, start=1):
+        trial.report(value, schedule_step(epoch, len(values)))
+        if trial.should_prune():
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            return True
+    study.tell(trial, values[-1])
+    return False
+
+
+#: A 4-epoch OneCycle run: at its peak learning rate after epoch 1, annealed by epoch 3.
+SHORT = [0.86, 0.895, 0.91, 0.915]
+#: A 16-epoch run: slower per epoch (its peak learning rate lasts until epoch 4), better at
+#: the end. Epoch 3 is 0.85, under every short run's 0.91 there.
+LONG = [0.78, 0.82, 0.85, 0.875, 0.88, 0.885, 0.89, 0.895]
+LONG += [0.90, 0.905, 0.91, 0.915, 0.92, 0.925, 0.93, 0.935]
+
+
+def test_networks_are_compared_at_the_same_share_of_their_schedules() -> None:
+    """A long schedule meets short ones at a quarter and three quarters of each schedule,
+    where it is ahead, not at epoch 3, where it is still near its peak learning rate (the
+    2-hour search pruned every long cnn there); a run that is behind at the same share
+    still goes."""
+    study = optuna.create_study(direction="maximize", pruner=make_pruner("sha"))
+    for _ in range(6):
+        assert not _network(study, SHORT)
+    assert not _network(study, LONG)
+    assert _network(study, [v - 0.1 for v in LONG])
+    # control: the same values compared epoch by epoch from epoch 3, as before
+    study = optuna.create_study(direction="maximize", pruner=make_pruner("sha", min_resource=3))
+    for _ in range(6):
+        assert not _trial(study, "cnn", SHORT)
+    assert _trial(study, "cnn", LONG)
+
+
+def test_the_first_network_rung_is_a_quarter_of_the_schedule() -> None:
+    assert families.get("cnn").min_resource == FIRST_RUNG == SCHEDULE_STEPS // 4
+    assert [schedule_step(e, 4) for e in range(1, 5)] == [250, 500, 750, 1000]
+    assert schedule_step(4, 16) == FIRST_RUNG

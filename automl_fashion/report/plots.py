@@ -124,6 +124,17 @@ def confusion(matrix: np.ndarray, classes: Sequence[str], path: Path) -> Path:
     return _save(fig, path)
 
 
+def rung_unit(family: str) -> str:
+    """What a family's rung steps count (``Family.fidelity``): epochs, rounds, images, or
+    the per mille of its schedule for networks; "step" for a family not installed here."""
+    from automl_fashion import families
+
+    try:
+        return str(families.get(family).fidelity)
+    except Exception:  # a study's family name is untrusted; a plugin may be missing here
+        return "step"
+
+
 def learning_curves(runs: list[TrialRun], path: Path) -> Path:
     """Per family, the rung values each trial reported; pruned and stopped trials faded."""
     import matplotlib.pyplot as plt
@@ -153,7 +164,7 @@ def learning_curves(runs: list[TrialRun], path: Path) -> Path:
         low = float(np.percentile(values, 5))
         ax.set_ylim(max(0.0, low - 2), min(100.0, max(values) + 1))
         ax.set_title(f"{plain(fam)} ({len(mine)} trials)", fontsize=9)
-        ax.set_xlabel("rung", fontsize=8)
+        ax.set_xlabel(f"rung ({rung_unit(fam)})", fontsize=8)
         ax.set_ylabel("val acc (%)", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)

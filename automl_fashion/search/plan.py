@@ -11,7 +11,8 @@ It decides:
   fewer than :data:`MIN_EPOCH_SHARE` of its init's epochs: then fewer workers with more
   threads each.
 - **what runs first.** One init of the strongest network family per worker (each with
-  its own seed: trial numbers differ), its epochs cut to what fits, then the other
+  its own seed: trial numbers differ), its epochs cut to what fits (or, at long budgets,
+  lengthened: :func:`longer_schedule`), then the other
   families' inits in :data:`WARM_START_ORDER`, as long as their estimated time fits what
   the networks leave, then a second network init per worker where at least
   :data:`MIN_EPOCH_SHARE` of it fits (more ensemble members; the sampler has the rest).
@@ -42,10 +43,16 @@ SHUTDOWN_SECONDS = 5.0
 #: A network run on its own worker gets at least this share of its init's epochs, or the
 #: layout uses fewer, wider workers.
 MIN_EPOCH_SHARE = 0.6
-#: Never plan a network shorter than this many epochs (its schedule's first rung).
+#: Never plan a network shorter than this many epochs.
 MIN_EPOCHS = 3
 #: Network inits per worker that the plan queues at most (seeds differ), where they fit.
 NETWORK_ROUNDS = 2
+#: At long budgets the warm-start networks train longer schedules, up to this share of each
+#: worker's time (all rounds) and MAX_EPOCH_FACTOR times their init's epochs. In the 1-hour
+#: and 2-hour searches with the plan, no network the sampler drew beat the 16-epoch inits,
+#: which took 28% and 14% of the time; longer schedules are what the inits lacked.
+NETWORK_SHARE = 0.4
+MAX_EPOCH_FACTOR = 2.0
 #: Seconds an export takes besides predicting: ONNX graph, checks, calibration, card, files.
 #: (10-minute searches with the planner ended 19-34 s inside their budget with 15 s here and
 #: the members' predictions counted twice: their exports took 5-20 s.)
@@ -187,11 +194,20 @@ def make_plan(
         cycle = [{}, *alternates]
         return {**cycle[k % len(cycle)], **overrides}
 
+    longer: dict[str, Any] = {}  # the networks' epochs, where the budget lengthens them
     if network is not None:
         planned = speeds.epochs.get(network)
         per_worker = speeds.fit_time(network, threads)
+        epochs = longer_schedule(planned, per_worker, work)
+        if planned and epochs > planned:
+            reasons.append(
+                f"{network} schedules of {epochs} epochs, not {planned}: the networks may "
+                f"take {NETWORK_SHARE:.0%} of this budget"
+            )
+            longer["epochs"], planned = epochs, epochs
+            per_worker = speeds.fit_time(network, threads, epochs)
         for w in range(jobs):
-            overrides: dict[str, Any] = {}
+            overrides: dict[str, Any] = dict(longer)
             seconds = per_worker
             if planned and per_worker and per_worker > free[w]:
                 fit = max(MIN_EPOCHS, int(planned * free[w] / per_worker))
@@ -230,7 +246,7 @@ def make_plan(
             for _ in range(NETWORK_ROUNDS - 1):
                 if free[w] < MIN_EPOCH_SHARE * per_worker:
                     break
-                overrides = {}
+                overrides = dict(longer)
                 seconds = per_worker
                 if planned and per_worker > free[w]:
                     overrides["epochs"] = max(MIN_EPOCHS, int(planned * free[w] / per_worker))
@@ -247,6 +263,17 @@ def make_plan(
         )
     reasons.append(f"{reserve:.0f} s kept for the end (stopping the workers, export)")
     return Plan(jobs, threads, tuple(queue), skipped, reserve, tuple(reasons), speeds.source)
+
+
+def longer_schedule(planned: int | None, seconds: float | None, work: float) -> int:
+    """Epochs for the warm-start networks: their init's ``planned`` epochs (``seconds`` on
+    the plan's threads), lengthened so that :data:`NETWORK_ROUNDS` of them take up to
+    :data:`NETWORK_SHARE` of a worker's ``work`` seconds, at most :data:`MAX_EPOCH_FACTOR`
+    times as many; never fewer (a short budget cuts them elsewhere). 0 if unknown."""
+    if not planned or not seconds or seconds <= 0:
+        return planned or 0
+    fits = planned * NETWORK_SHARE * work / (NETWORK_ROUNDS * seconds)
+    return max(planned, min(int(MAX_EPOCH_FACTOR * planned), int(fits)))
 
 
 def _layout(
@@ -291,4 +318,12 @@ def _about(seconds: float | None) -> str:
     return f" (~{seconds:.0f} s)" if seconds is not None else ""
 
 
-__all__ = ["WARM_START_ORDER", "Plan", "Queued", "Speeds", "export_reserve", "make_plan"]
+__all__ = [
+    "WARM_START_ORDER",
+    "Plan",
+    "Queued",
+    "Speeds",
+    "export_reserve",
+    "longer_schedule",
+    "make_plan",
+]

@@ -226,11 +226,11 @@ def test_a_network_at_chance_for_two_epochs_in_a_row_stops_there(
     monkeypatch.setattr(model, "_logits", scripted)
     if stops_at is None:
         model.fit(tiny_split)
-        assert [step for step, _ in model.history_] == [1, 2, 3, 4, 5, 6]
+        assert len(model.history_) == 6
     else:
         with pytest.raises(families.NotLearning, match="no better than always answering"):
             model.fit(tiny_split)
-        assert [step for step, _ in model.history_] == list(range(1, stops_at + 1))
+        assert len(model.history_) == stops_at
     assert [acc for _, acc in model.history_] == pytest.approx(
-        [0.1 if step in chance_epochs else 1.0 for step, _ in model.history_]
+        [0.1 if epoch in chance_epochs else 1.0 for epoch in range(1, len(model.history_) + 1)]
     )

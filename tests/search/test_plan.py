@@ -149,3 +149,20 @@ def test_the_second_network_is_the_familys_variant_then_init_again() -> None:
     short = make_plan(300, 2, FIVE, SPEEDS, variants={"cnn": [variant]})
     second = [q.overrides for q in short.queue if q.family == "cnn"][1]
     assert second["shift"] == 1 and second["epochs"] < 16
+
+
+@pytest.mark.parametrize(
+    ("budget", "epochs"),
+    [
+        (1800, 16),  # the init's 16 epochs (two rounds of 400 s) already take 47% of the time
+        (3600, 28),  # 40% of ~3560 s per worker in two rounds: 16 x 1425 / 800 s = 28.5...
+        (7200, 32),  # ...at most twice the init's epochs
+    ],
+)
+def test_long_budgets_train_the_warm_start_networks_longer(budget: int, epochs: int) -> None:
+    plan = make_plan(budget, 2, FIVE, SPEEDS)
+    nets = [q for q in plan.queue if q.family == "cnn"]
+    assert len(nets) == 4  # two rounds on two workers, all of the same length
+    assert {q.overrides.get("epochs", 16) for q in nets} == {epochs}
+    assert nets[0].seconds == pytest.approx(400 * epochs / 16)
+    assert any(f"schedules of {epochs} epochs" in r for r in plan.reasons) is (epochs > 16)
