@@ -49,7 +49,7 @@ def test_split_is_deterministic_per_seed(full_split: Split) -> None:
 
 
 def test_val_size_is_validated() -> None:
-    with pytest.raises(ConfigError, match=r"val_size must be an integer in \[10, 59990\]; got 0"):
+    with pytest.raises(ConfigError, match=r"^--val-size must be an integer in \[10, 59990\]; got 0"):
         load_split(val_size=0)
 
 
@@ -111,7 +111,7 @@ class _Made:
 def test_val_size_is_checked_against_the_data_set() -> None:
     made = _Made(FASHION_MNIST, np.arange(100) % 10)
     assert len(load_split(dataset=made).y_val) == 20
-    with pytest.raises(ConfigError, match=r"val_size must be an integer in \[10, 90\]; got 95"):
+    with pytest.raises(ConfigError, match=r"^--val-size must be an integer in \[10, 90\]; got 95"):
         load_split(dataset=made, val_size=95)
 
 
