@@ -49,7 +49,8 @@ def test_split_is_deterministic_per_seed(full_split: Split) -> None:
 
 
 def test_val_size_is_validated() -> None:
-    with pytest.raises(ConfigError, match=r"^--val-size must be an integer in \[10, 59990\]; got 0"):
+    expected = r"^--val-size must be an integer in \[10, 59990\]; got 0"
+    with pytest.raises(ConfigError, match=expected):
         load_split(val_size=0)
 
 
