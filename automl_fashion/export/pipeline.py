@@ -1,6 +1,6 @@
 """Write an exported model folder, and measure it once on the test set.
 
-This module and ``evaluate`` are the only places that read test images. The folder:
+Test images are read only by its shared ending (``measure``) and by ``evaluate``. The folder:
 
     model.onnx          raw pixels (float32 0..255, N x C x H x W of the data set; N x 1 x
                         28 x 28 for Fashion-MNIST) -> one probability per class
