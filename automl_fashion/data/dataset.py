@@ -227,7 +227,7 @@ def load_split(
 def _check_val_size(val_size: object, n_images: int, n_classes: int) -> None:
     low, high = n_classes, n_images - n_classes
     if isinstance(val_size, bool) or not isinstance(val_size, int) or not low <= val_size <= high:
-        raise ConfigError(f"val_size must be an integer in [{low}, {high}]; got {val_size!r}")
+        raise ConfigError(f"--val-size must be an integer in [{low}, {high}]; got {val_size!r}")
 
 
 def searched_split(

@@ -8,10 +8,9 @@ files); ``limits`` and ``calibration`` narrow the choice and calibrate the proba
 """
 
 from automl_fashion.export.limits import LimitError, Limits
+from automl_fashion.export.measure import ExportData, ExportResult
 from automl_fashion.export.outdir import ExportError, check_out_dir
 from automl_fashion.export.pipeline import (
-    ExportData,
-    ExportResult,
     export_ensemble,
     export_model,
     reuse_artifact,

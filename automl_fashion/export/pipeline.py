@@ -1,6 +1,6 @@
 """Write an exported model folder, and measure it once on the test set.
 
-This module and ``evaluate`` are the only places that read test images. The folder:
+Test images are read only by its shared ending (``measure``) and by ``evaluate``. The folder:
 
     model.onnx          raw pixels (float32 0..255, N x C x H x W of the data set; N x 1 x
                         28 x 28 for Fashion-MNIST) -> one probability per class
@@ -9,9 +9,10 @@ This module and ``evaluate`` are the only places that read test images. The fold
     MODEL_CARD.md       confusion matrix, training time, library versions, how it was chosen
     confusion.png
 
-Three pipelines share one ending (``_measure``: run the graph on the test images, compare it
-with the native model, write the card): a fitted family (``export_model``), an ensemble of
-saved models (``export_ensemble``) and a saved model as it is (``reuse_artifact``). Each
+Three pipelines share one ending (:mod:`~automl_fashion.export.measure`: run the graph on
+the test images, compare it with the native model, write the card): a fitted family
+(``export_model``), an ensemble of saved models (``export_ensemble``) and a saved model as
+it is (``reuse_artifact``). Each
 builds its folder in a temporary folder beside ``out``, put in place only when complete
 (see ``outdir``). Which model to export is decided before (``study``, ``select``).
 """
@@ -21,7 +22,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,61 +30,13 @@ import numpy as np
 from automl_fashion import families
 from automl_fashion.artifacts import ONNX_FILE, ArtifactError, copy_verified, read_verified
 from automl_fashion.data.info import DatasetInfo
-from automl_fashion.data.spec import Dataset, DatasetSpec
-from automl_fashion.errors import ConfigError
-from automl_fashion.export import limits as lf
 from automl_fashion.export.calibration import Calibration, calibrate_on
-from automl_fashion.export.card import write_card
+from automl_fashion.export.measure import ExportData, ExportResult, measure, result
 from automl_fashion.export.outdir import staged_folder
 from automl_fashion.model import first_line
 from automl_fashion.threads import available_cores
 
 Say = Callable[[str], None]
-#: How an export measures agreement of the graph with the native model: a number already
-#: measured, or a function of the test images and the graph's probabilities.
-Parity = float | Callable[[np.ndarray, np.ndarray], float]
-
-
-@dataclass(frozen=True)
-class ExportData:
-    """The data set an export measures on: as the user named it (the card records it, so
-    that ``evaluate`` opens it again) and opened."""
-
-    spec: DatasetSpec
-    dataset: Dataset
-
-    @classmethod
-    def open(cls, spec: DatasetSpec | None = None, data_dir: str | None = None) -> ExportData:
-        spec = spec or DatasetSpec()
-        return cls(spec, spec.open(data_dir))
-
-    @property
-    def info(self) -> DatasetInfo:
-        return self.dataset.info
-
-    def check(self, info: DatasetInfo, what: str) -> None:
-        """Refuse to measure a model of another data set on this one."""
-        if not info.same_data(self.info):
-            raise ConfigError(
-                f"{what} was trained on {info.name} ({info.n_classes} classes, "
-                f"{' x '.join(map(str, info.shape))}); it cannot be tested on "
-                f"{self.spec.label} ({self.info.name}); pass the data set it was trained on"
-            )
-
-
-@dataclass
-class ExportResult:
-    directory: Path
-    trial: int
-    family: str
-    val_accuracy: float | None
-    test_accuracy: float
-    test_interval: tuple[float, float]
-    parity: float
-    export_seconds: float
-    fit_seconds: float
-    #: what the export had to work around (a corrupt saved model, parameters rebuilt)
-    notes: tuple[str, ...] = ()
 
 
 def export_model(
@@ -129,7 +81,7 @@ def export_model(
         def parity(X_test: np.ndarray, proba: np.ndarray) -> float:
             return float(np.mean(proba.argmax(1) == model.predict(X_test)))
 
-        card = _measure(
+        card = measure(
             directory,
             data,
             model.threads,
@@ -149,7 +101,7 @@ def export_model(
             export_seconds=export_seconds,
             files={"onnx": ONNX_FILE, "native": native.name},
         )
-    return _result(out, card, notes)
+    return result(out, card, notes)
 
 
 def export_ensemble(
@@ -225,7 +177,7 @@ def export_ensemble(
             }
             for m, name in zip(ens.members, natives, strict=True)
         ]
-        card = _measure(
+        card = measure(
             directory,
             data,
             cores,
@@ -250,7 +202,7 @@ def export_ensemble(
             export_seconds=export_seconds,
             files={"onnx": ONNX_FILE, "native": natives},
         )
-    return _result(out, card, notes)
+    return result(out, card, notes)
 
 
 def reuse_artifact(
@@ -303,7 +255,7 @@ def reuse_artifact(
                 raise unloadable(exc) from None
             onnx.save(proto, str(directory / ONNX_FILE))
         export_seconds = time.perf_counter() - start
-        card = _measure(
+        card = measure(
             directory,
             data,
             available_cores(),
@@ -324,57 +276,7 @@ def reuse_artifact(
             export_seconds=export_seconds,
             files={"onnx": ONNX_FILE, "native": meta["native"]},
         )
-    return _result(out, card, notes)
-
-
-def _measure(
-    directory: Path,
-    data: ExportData,
-    threads: int | None,
-    parity: Parity,
-    parity_on: str,
-    *,
-    calibration: Calibration | None,
-    limits: dict[str, Any] | None,
-    unloadable: Callable[[Exception], Exception] | None = None,
-    **facts: Any,
-) -> dict[str, Any]:
-    """Run the folder's graph once on the data set's test images, and write the card."""
-    from automl_fashion.onnx_export import onnx_predict_proba, onnx_session
-
-    graph = directory / ONNX_FILE
-    X_test, y_test = data.dataset.test()
-    try:
-        session = onnx_session(graph, threads)
-    except Exception as exc:  # onnxruntime raises its own exception types
-        if unloadable is None:
-            raise
-        raise unloadable(exc) from None
-    t0 = time.perf_counter()
-    proba = onnx_predict_proba(session, np.asarray(X_test, dtype=np.float32))
-    onnx_seconds = time.perf_counter() - t0
-    agreement = parity(X_test, proba) if callable(parity) else parity
-    return write_card(
-        directory,
-        proba,
-        y_test,
-        onnx_seconds,
-        agreement,
-        parity_on,
-        calibration=calibration,
-        limits=_measured(limits, graph),
-        info=data.info,
-        spec=data.spec,
-        **facts,
-    )
-
-
-def _measured(limits: dict[str, Any] | None, graph: Path) -> dict[str, Any] | None:
-    """The limit facts with the exported graph's own cost, measured."""
-    if limits is None:
-        return None
-    cost = lf.measure(graph.read_bytes())
-    return {**limits, "predict_ms_per_1000": cost.predict_ms, "size_mb": cost.size_mb}
+    return result(out, card, notes)
 
 
 def _calibrated(
@@ -385,21 +287,3 @@ def _calibrated(
     if calibration is None:
         return proto
     return calibrate(proto, calibration.temperature, family, info)
-
-
-def _result(
-    out: str | os.PathLike[str], card: dict[str, Any], notes: list[str] | tuple[str, ...]
-) -> ExportResult:
-    lo, hi = card["test_accuracy_95ci"]
-    return ExportResult(
-        Path(out),
-        card["trial"],
-        card["family"],
-        card["validation_accuracy"],
-        card["test_accuracy"],
-        (lo, hi),
-        card["onnx_native_agreement"],
-        card["export_seconds"],
-        card["fit_seconds"],
-        tuple(notes),
-    )

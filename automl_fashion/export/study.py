@@ -32,10 +32,9 @@ from automl_fashion.export.limits import (
     saved_candidates,
     total_cost,
 )
+from automl_fashion.export.measure import ExportData, ExportResult
 from automl_fashion.export.outdir import check_out_dir
 from automl_fashion.export.pipeline import (
-    ExportData,
-    ExportResult,
     Say,
     export_ensemble,
     export_model,

@@ -144,6 +144,41 @@ def _missing_sqlite_file(url: str) -> str | None:
     return None if Path(database).is_file() else database
 
 
+#: PostgreSQL through libpq (psycopg, psycopg2): a server that stops answering ends a
+#: connection attempt after CONNECT_TIMEOUT s, and a connection whose writes go
+#: unacknowledged (or whose keepalives go unanswered) after about PG_TCP_TIMEOUT s, instead
+#: of holding a worker forever (an orphaned worker outlived its search in a hung write).
+CONNECT_TIMEOUT = 10
+PG_TCP_TIMEOUT = 60
+
+
+def _engine_kwargs(url: str) -> dict[str, object] | None:
+    """SQLAlchemy engine options: a liveness check before a pooled connection is reused,
+    and for PostgreSQL through libpq the timeouts above."""
+    from sqlalchemy.engine import make_url
+
+    if url.startswith("sqlite"):
+        return None
+    kwargs: dict[str, object] = {"pool_pre_ping": True}
+    try:
+        parsed = make_url(url)
+    except Exception:  # said by the open that follows
+        return kwargs
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in (
+        "psycopg",
+        "psycopg2",
+    ):
+        kwargs["connect_args"] = {
+            "connect_timeout": CONNECT_TIMEOUT,
+            "keepalives": 1,
+            "keepalives_idle": PG_TCP_TIMEOUT // 2,
+            "keepalives_interval": PG_TCP_TIMEOUT // 10,
+            "keepalives_count": 5,
+            "tcp_user_timeout": PG_TCP_TIMEOUT * 1000,  # milliseconds
+        }
+    return kwargs
+
+
 def _rdb_storage(url: str, attempts: int = 3, *, create: bool = True) -> RDBStorage:
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
@@ -157,7 +192,7 @@ def _rdb_storage(url: str, attempts: int = 3, *, create: bool = True) -> RDBStor
                     grace_period=4 * HEARTBEAT_SECONDS,
                     # a dead worker's trial is failed, then queued once more
                     heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-                    engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None,
+                    engine_kwargs=_engine_kwargs(url),
                     skip_table_creation=not create,
                 )
         except (IntegrityError, ProgrammingError):

@@ -49,7 +49,8 @@ def test_split_is_deterministic_per_seed(full_split: Split) -> None:
 
 
 def test_val_size_is_validated() -> None:
-    with pytest.raises(ConfigError, match=r"val_size must be an integer in \[10, 59990\]; got 0"):
+    expected = r"^--val-size must be an integer in \[10, 59990\]; got 0"
+    with pytest.raises(ConfigError, match=expected):
         load_split(val_size=0)
 
 
@@ -61,7 +62,7 @@ def test_split_exposes_no_test_data(full_split: Split) -> None:
 def test_search_side_code_never_reads_the_test_set() -> None:
     """Only export/evaluation modules may call load_test or a data set's test(); selection
     code must not. (The data layer defines and serves them.)"""
-    allowed = {"export/pipeline.py", "evaluate.py"}
+    allowed = {"export/measure.py", "evaluate.py"}
     root = Path(automl_fashion.__file__).parent
     offenders = []
     for path in root.rglob("*.py"):
@@ -111,7 +112,7 @@ class _Made:
 def test_val_size_is_checked_against_the_data_set() -> None:
     made = _Made(FASHION_MNIST, np.arange(100) % 10)
     assert len(load_split(dataset=made).y_val) == 20
-    with pytest.raises(ConfigError, match=r"val_size must be an integer in \[10, 90\]; got 95"):
+    with pytest.raises(ConfigError, match=r"^--val-size must be an integer in \[10, 90\]; got 95"):
         load_split(dataset=made, val_size=95)
 
 

@@ -105,3 +105,39 @@ def test_reading_an_existing_sqlite_study_creates_no_tables(tmp_path: Path) -> N
     optuna.create_study(study_name="s", storage=open_storage(url, "s"))
     storage = open_storage(url, "s", writable=False)
     assert [s.study_name for s in storage.get_all_studies()] == ["s"]
+
+
+def test_a_postgresql_server_that_never_answers_is_given_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A server that accepts the connection and then says nothing (a hung host, a
+    half-open link) is an error after the connect timeout, not a worker stuck forever."""
+    import socket
+    import threading
+
+    import automl_fashion.storage as storage
+
+    monkeypatch.setattr(storage, "CONNECT_TIMEOUT", 2)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(server.accept()[0]), daemon=True).start()
+    outcome: list[BaseException | None] = []
+
+    def connect() -> None:
+        try:
+            open_storage(f"postgresql://u@127.0.0.1:{port}/db", "x", tmp_path)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=connect, daemon=True)
+    worker.start()
+    worker.join(30)
+    hung = worker.is_alive()
+    for sock in [*held, server]:
+        sock.close()  # ends a hung attempt, so that the test itself never hangs
+    worker.join(10)
+    assert not hung, "the connection attempt to a silent server did not give up"
+    assert isinstance(outcome[0], ConfigError)
+    assert "cannot open" in str(outcome[0])
