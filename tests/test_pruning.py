@@ -7,7 +7,7 @@ import pytest
 
 from automl_fashion import families
 from automl_fashion.errors import ConfigError
-from automl_fashion.families._torch import FIRST_RUNG, SCHEDULE_STEPS, schedule_step
+from automl_fashion.families._schedule import FIRST_RUNG, SCHEDULE_STEPS, schedule_step
 from automl_fashion.pruning import make_pruner
 
 

@@ -32,23 +32,20 @@ from automl_fashion.families._images import (
     to_tensor,
     view_average,
 )
+from automl_fashion.families._schedule import (
+    FIRST_RUNG,
+    ema_decay,
+    epochs_within,
+    linear_schedule,
+    schedule_step,
+    update_ema,
+)
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
 EVAL_BATCH = 1024
-#: A schedule is not shortened below this many epochs.
-MIN_EPOCHS = 3
-#: Networks report each epoch at the share of their schedule done, in per mille: the last
-#: epoch is step SCHEDULE_STEPS, epoch 4 of 16 is step 250.
-SCHEDULE_STEPS = 1000
-#: The first rung successive halving compares networks at (its later ones are 3x this): a
-#: quarter of the schedule, where OneCycle reaches its peak learning rate. Counted in epochs,
-#: the 2-hour search with the plan pruned 33 of 54 cnn at epoch 3: 4-to-9-epoch schedules
-#: (90.2-91.1% there, already annealing) set the bar, and runs of 10 to 30 epochs, still near
-#: their peak learning rate at epoch 3 (80.6-89.2%), were all pruned for being long.
-FIRST_RUNG = SCHEDULE_STEPS // 4
 #: A network that, once it has taken STALL_STEPS optimiser steps, is no better than always
 #: answering the commonest class (plus STALL_MARGIN) for STALL_EPOCHS epochs in a row has
 #: stopped learning: the fit raises NotLearning. In a 1-hour search a width-48 cnn (AdamW at a
@@ -85,47 +82,6 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def epochs_within(deadline: float, now: float, per_epoch: float, planned: int) -> int:
-    """How many epochs in all (one done) fit before ``deadline``, keeping half an epoch for
-    the final prediction: ``planned`` if all do, never fewer than ``MIN_EPOCHS``."""
-    left = deadline - now - 0.5 * per_epoch
-    fit = 1 + int(left // per_epoch) if per_epoch > 0 else planned
-    return planned if fit >= planned else max(MIN_EPOCHS, fit)
-
-
-def schedule_step(epoch: int, epochs: int) -> int:
-    """The rung step of ``epoch`` in a schedule of ``epochs``: its share, per mille."""
-    return SCHEDULE_STEPS * epoch // max(1, epochs)
-
-
-def linear_schedule(steps: int, warmup: float) -> Any:
-    """Learning-rate factor per step: a linear warm-up over the first ``warmup`` fraction of
-    ``steps``, then a linear decay that reaches zero after the last step."""
-    warm = max(1, int(warmup * steps))
-
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        return max(0.0, (steps - step) / max(1, steps - warm))
-
-    return factor
-
-
-def ema_decay(decay: float, updates: int) -> float:
-    """The EMA decay for update number ``updates`` (0 first): ramped up over the first
-    updates, so that the random initial weights are forgotten in short runs."""
-    return min(decay, (1 + updates) / (10 + updates))
-
-
-def update_ema(pairs: tuple[list[torch.Tensor], list[torch.Tensor]], decay: float) -> None:
-    """``average = decay * average + (1 - decay) * current``, tensor by tensor."""
-    import torch
-
-    averages, currents = pairs
-    with torch.no_grad():
-        torch._foreach_lerp_(averages, currents, 1.0 - decay)
 
 
 class TorchFamily(Family):
@@ -298,9 +254,9 @@ class TorchFamily(Family):
             self.last_loss_ = mean_loss
             val_pred = self._logits(X_val).argmax(1)
             acc = float((val_pred == y_val).float().mean())
-            if schedule_step(epoch, epochs) > reported:  # equal only past 1000 epochs
-                reported = schedule_step(epoch, epochs)
-                report(reported, acc)
+            if (rung := schedule_step(epoch, epochs)) > reported:  # equal past 1000 epochs
+                reported = rung
+                report(rung, acc)
             chance = epoch * steps_per_epoch >= STALL_STEPS and acc <= commonest + STALL_MARGIN
             stalled = stalled + 1 if chance else 0
             if stalled >= STALL_EPOCHS:
@@ -389,19 +345,14 @@ class TorchFamily(Family):
 
 
 __all__ = [
-    "MIN_EPOCHS",
     "TorchFamily",
     "amp_dtype",
     "augment",
     "background",
-    "ema_decay",
-    "epochs_within",
-    "linear_schedule",
     "normalize",
     "pad",
     "pick_device",
     "shifted",
     "to_tensor",
-    "update_ema",
     "view_average",
 ]

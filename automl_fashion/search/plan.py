@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from automl_fashion.families._schedule import MIN_EPOCHS
+
 #: The order of the warm start: the strongest family first, since on a short budget it needs
 #: the whole clock. resnet last: on a CPU its init does not beat cnn's (README).
 WARM_START_ORDER = {"cnn": 0, "mlp": 1, "svm": 2, "boosting": 3, "linear": 4, "resnet": 5}
@@ -43,8 +45,6 @@ SHUTDOWN_SECONDS = 5.0
 #: A network run on its own worker gets at least this share of its init's epochs, or the
 #: layout uses fewer, wider workers.
 MIN_EPOCH_SHARE = 0.6
-#: Never plan a network shorter than this many epochs.
-MIN_EPOCHS = 3
 #: Network inits per worker that the plan queues at most (seeds differ), where they fit.
 NETWORK_ROUNDS = 2
 #: At long budgets the warm-start networks train longer schedules, up to this share of each

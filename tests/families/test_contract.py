@@ -165,7 +165,7 @@ def test_flip_trained_networks_average_each_image_with_its_mirror(fitted, data: 
 
 
 def test_epochs_within_a_deadline() -> None:
-    from automl_fashion.families._torch import MIN_EPOCHS, epochs_within
+    from automl_fashion.families._schedule import MIN_EPOCHS, epochs_within
 
     assert epochs_within(100.0, 0.0, 10.0, planned=5) == 5  # all fit: unchanged
     assert epochs_within(100.0, 0.0, 10.0, planned=40) == 10  # 9 more, half an epoch kept

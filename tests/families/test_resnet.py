@@ -16,7 +16,7 @@ from torch.optim.optimizer import (
 
 from automl_fashion import families
 from automl_fashion.data import Split
-from automl_fashion.families._torch import ema_decay, linear_schedule
+from automl_fashion.families._schedule import ema_decay, linear_schedule
 from automl_fashion.families.resnet import ERASE_FROM_EPOCHS, BasicBlock
 from automl_fashion.onnx_export import onnx_predict_proba, onnx_session, to_onnx
 from tests.families.test_contract import quick_params
