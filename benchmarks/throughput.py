@@ -23,11 +23,12 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def peak_gflops(threads: int) -> float:
+def peak_gflops(threads: int, dtype: str = "float32") -> float:
     import torch
 
     torch.set_num_threads(threads)
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    kind = getattr(torch, dtype)
+    a, b = torch.randn(2048, 2048, dtype=kind), torch.randn(2048, 2048, dtype=kind)
     a @ b
     best = 0.0
     for _ in range(3):
@@ -154,6 +155,7 @@ def main() -> None:
     rows = []
     for threads in sorted({1, available_cores()}):
         peak = peak_gflops(threads)
+        peak16 = peak_gflops(threads, "bfloat16") if bf16 else 0.0
         settings = [(128, False, False, False), (128, True, False, False)]
         settings += [(256, True, False, False), (512, True, False, False)]
         if not args.no_compile:
@@ -169,6 +171,9 @@ def main() -> None:
                 row = {"threads": threads, "batch": batch, "compiled": compiled, "error": str(exc)}
             else:
                 row["share_of_peak"] = round(row["gflops"] / peak, 3)
+                if half:  # against the peak of the precision it runs in
+                    row["bf16_peak_gflops"] = round(peak16, 1)
+                    row["share_of_bf16_peak"] = round(row["gflops"] / peak16, 3)
                 row["data_share"] = round(
                     data_share(args.family, threads, batch, row["step_ms"]), 3
                 )
