@@ -3,8 +3,9 @@
 Intermediate values of different families are not comparable (epoch 3 of a CNN against
 round 3 of XGBoost), and Optuna's pruners compare a trial with every trial of the study.
 :class:`FamilyPruner` hands the wrapped Optuna pruner a view of the study that holds only
-the trials of the same family; each family gets its own pruner instance, so state such as
-successive halving's estimated ``min_resource`` is per family too.
+the trials of the same family whose steps count the same thing (:data:`RUNG_UNIT_ATTR`);
+each family gets its own pruner instance, so state such as successive halving's estimated
+``min_resource`` is per family too.
 """
 
 from __future__ import annotations
@@ -24,13 +25,19 @@ FAMILY_PARAM = "family"
 #: every rung, and successive halving stopped the one a few tenths behind at epoch 3 (the
 #: first 10-minute run of the planner), which left no second network for the ensemble.
 PROTECTED_ATTR = "warm_start"
+#: What a trial's steps count (its family's ``fidelity``), set before its first report. A
+#: study resumed across a change of unit (the networks reported epochs before they reported
+#: per mille of their schedule) would otherwise compare epoch 3 of old trials with 25% of
+#: new ones at the same rung; a trial is compared only with trials of its own unit.
+RUNG_UNIT_ATTR = "rung_unit"
 PRUNERS = ("sha", "median", "none")
 
 
 class _FamilyStudy(optuna.Study):
-    """The same study, seen through a filter: only trials with ``family == family``."""
+    """The same study, seen through a filter: only trials of ``family`` whose steps are in
+    ``unit`` (None: trials that do not say, as before units were recorded)."""
 
-    def __init__(self, study: optuna.Study, family: str) -> None:
+    def __init__(self, study: optuna.Study, family: str, unit: object = None) -> None:
         super().__init__(
             study_name=study.study_name,
             storage=study._storage,
@@ -38,16 +45,23 @@ class _FamilyStudy(optuna.Study):
             pruner=study.pruner,
         )
         self._family = family
+        self._unit = unit
 
     def get_trials(
         self, deepcopy: bool = True, states: Container[TrialState] | None = None
     ) -> list[FrozenTrial]:
         trials = super()._get_trials(deepcopy=deepcopy, states=states)
-        return [t for t in trials if t.params.get(FAMILY_PARAM) == self._family]
+        return [
+            t
+            for t in trials
+            if t.params.get(FAMILY_PARAM) == self._family
+            and t.user_attrs.get(RUNG_UNIT_ATTR) == self._unit
+        ]
 
 
 class FamilyPruner(BasePruner):
-    """Apply an Optuna pruner within each family (never to a :data:`PROTECTED_ATTR` trial).
+    """Apply an Optuna pruner within each family and rung unit (never to a
+    :data:`PROTECTED_ATTR` trial).
 
     Args:
         factory: Builds a fresh Optuna pruner for a family; called once per family.
@@ -63,7 +77,8 @@ class FamilyPruner(BasePruner):
             return False
         if family not in self._pruners:
             self._pruners[family] = self._factory(str(family))
-        return self._pruners[family].prune(_FamilyStudy(study, family), trial)
+        unit = trial.user_attrs.get(RUNG_UNIT_ATTR)
+        return self._pruners[family].prune(_FamilyStudy(study, family, unit), trial)
 
 
 def _min_resource(family: str) -> int | str:

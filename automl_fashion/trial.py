@@ -18,7 +18,7 @@ from automl_fashion.artifacts import drop_outside_top, save_if_top
 from automl_fashion.budget import BudgetExhausted
 from automl_fashion.data import DatasetInfo, Split
 from automl_fashion.errors import AutoMLFashionError
-from automl_fashion.pruning import FAMILY_PARAM
+from automl_fashion.pruning import FAMILY_PARAM, RUNG_UNIT_ATTR
 from automl_fashion.search_space import load_space
 
 #: The user attribute holding what a trial trains with (family, parameters, model seed), so
@@ -92,6 +92,7 @@ def run_trial(
             threads=settings.threads,
             device=settings.device,
         )
+        trial.set_user_attr(RUNG_UNIT_ATTR, getattr(model, "fidelity", None))
 
         def report(step: int, accuracy: float) -> None:
             trial.report(accuracy, step)

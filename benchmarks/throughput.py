@@ -5,7 +5,8 @@
 For 1 thread and for every core: the peak float32 matmul (GFLOP/s, best of 2048 x 2048
 products), then one training step of the family's init network (forward, backward, AdamW)
 in each setting — NCHW or channels_last, batch 128/256/512, eager or ``torch.compile``
-(inductor) — as GFLOP/s and share of that peak, and what the step's data handling (slicing
+(inductor), float32 or bfloat16 autocast where the CPU has bfloat16 instructions — as
+GFLOP/s and share of that (float32) peak, and what the step's data handling (slicing
 a batch out of the in-memory tensor and augmenting it) costs beside it. FLOPs are counted
 from the layers (3 x 2 x multiply-adds: forward, and backward at twice the forward).
 Writes benchmarks/results/throughput.json.
@@ -22,11 +23,12 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def peak_gflops(threads: int) -> float:
+def peak_gflops(threads: int, dtype: str = "float32") -> float:
     import torch
 
     torch.set_num_threads(threads)
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    kind = getattr(torch, dtype)
+    a, b = torch.randn(2048, 2048, dtype=kind), torch.randn(2048, 2048, dtype=kind)
     a @ b
     best = 0.0
     for _ in range(3):
@@ -63,7 +65,13 @@ def flops_per_image(net: Any) -> float:
 
 
 def step_rate(
-    family: str, threads: int, batch: int, channels_last: bool, compiled: bool, steps: int
+    family: str,
+    threads: int,
+    batch: int,
+    channels_last: bool,
+    compiled: bool,
+    steps: int,
+    bf16: bool = False,
 ) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
@@ -87,7 +95,8 @@ def step_rate(
         if i == 3:
             warm = time.perf_counter() - t0
             t = time.perf_counter()
-        loss = F.cross_entropy(model(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -97,6 +106,7 @@ def step_rate(
         "batch": batch,
         "channels_last": channels_last,
         "compiled": compiled,
+        "bf16": bf16,
         "warmup_s": round(warm, 1),
         "step_ms": round(1000 * per_step, 2),
         "images_per_s": round(batch / per_step),
@@ -133,22 +143,37 @@ def main() -> None:
     parser.add_argument("--family", default="cnn")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--only-bf16", action="store_true", help="only the bfloat16 rows")
     args = parser.parse_args()
+    import torch
+
     from automl_fashion.threads import available_cores
+
+    bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    print(f"bfloat16 instructions: {bf16}", flush=True)
 
     rows = []
     for threads in sorted({1, available_cores()}):
         peak = peak_gflops(threads)
-        settings = [(128, False, False), (128, True, False), (256, True, False), (512, True, False)]
+        peak16 = peak_gflops(threads, "bfloat16") if bf16 else 0.0
+        settings = [(128, False, False, False), (128, True, False, False)]
+        settings += [(256, True, False, False), (512, True, False, False)]
         if not args.no_compile:
-            settings.append((128, True, True))
-        for batch, cl, compiled in settings:
+            settings.append((128, True, True, False))
+        if args.only_bf16:
+            settings = [(128, True, False, False)]
+        if bf16:
+            settings += [(128, True, False, True), (256, True, False, True)]
+        for batch, cl, compiled, half in settings:
             try:
-                row = step_rate(args.family, threads, batch, cl, compiled, args.steps)
+                row = step_rate(args.family, threads, batch, cl, compiled, args.steps, half)
             except Exception as exc:  # e.g. no C++ compiler for inductor
                 row = {"threads": threads, "batch": batch, "compiled": compiled, "error": str(exc)}
             else:
                 row["share_of_peak"] = round(row["gflops"] / peak, 3)
+                if half:  # against the peak of the precision it runs in
+                    row["bf16_peak_gflops"] = round(peak16, 1)
+                    row["share_of_bf16_peak"] = round(row["gflops"] / peak16, 3)
                 row["data_share"] = round(
                     data_share(args.family, threads, batch, row["step_ms"]), 3
                 )
@@ -156,9 +181,8 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
             RESULTS.mkdir(exist_ok=True)
-            (RESULTS / "throughput.json").write_text(
-                json.dumps({"family": args.family, "rows": rows}, indent=2)
-            )
+            name = "throughput-bf16.json" if args.only_bf16 else "throughput.json"
+            (RESULTS / name).write_text(json.dumps({"family": args.family, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import pytest
 from automl_fashion import families
 from automl_fashion.errors import ConfigError
 from automl_fashion.families._schedule import FIRST_RUNG, SCHEDULE_STEPS, schedule_step
-from automl_fashion.pruning import make_pruner
+from automl_fashion.pruning import RUNG_UNIT_ATTR, make_pruner
 
 
 def _trial(
@@ -69,12 +69,12 @@ def test_unknown_pruner_is_named() -> None:
         make_pruner("foo")
 
 
-def _network(study: optuna.Study, values: list[float]) -> bool:
+def _network(study: optuna.Study, values: list[float], unit: str | None = None) -> bool:
     """A cnn trial that reports as the torch families do: each epoch at its share of the
-    schedule (``len(values)`` epochs), per mille."""
-    study.enqueue_trial({"family": "cnn"})
+    schedule (``len(values)`` epochs), per mille; ``unit``: the rung unit it records."""
+    study.enqueue_trial({"family": "cnn"}, user_attrs={RUNG_UNIT_ATTR: unit} if unit else None)
     trial = study.ask()
-    trial.suggest_categorical("family", ["cnn"])
+    trial.suggest_categorical("family", ["a", "b", "cnn"])
     for epoch, value in enumerate(values, start=1):
         trial.report(value, schedule_step(epoch, len(values)))
         if trial.should_prune():
@@ -113,3 +113,21 @@ def test_the_first_network_rung_is_a_quarter_of_the_schedule() -> None:
     assert families.get("cnn").min_resource == FIRST_RUNG == SCHEDULE_STEPS // 4
     assert [schedule_step(e, 4) for e in range(1, 5)] == [250, 500, 750, 1000]
     assert schedule_step(4, 16) == FIRST_RUNG
+
+
+def test_a_resumed_study_does_not_compare_epochs_with_shares_of_the_schedule() -> None:
+    """A study from before the networks reported per mille of their schedule holds cnn
+    trials whose first rung was epoch 3. Resumed, a new 16-epoch network reaching 25% of its
+    schedule (epoch 4, 0.875) would meet their epoch-3 values (0.91) at the same rung and be
+    pruned; it is compared only with trials that count as it does."""
+    unit = str(families.get("cnn").fidelity)
+    old = optuna.create_study(direction="maximize", pruner=make_pruner("sha", min_resource=3))
+    for _ in range(6):
+        assert not _trial(old, "cnn", SHORT)  # epochs; no unit recorded
+    resumed = optuna.load_study(
+        study_name=old.study_name, storage=old._storage, pruner=make_pruner("sha")
+    )
+    assert not _network(resumed, LONG, unit)
+    assert _network(resumed, [v - 0.1 for v in LONG], unit)  # still pruned among its own
+    # control: the same long run, recording no unit, meets the old epoch-3 values
+    assert _network(resumed, LONG)

@@ -13,6 +13,7 @@ from automl_fashion import families
 from automl_fashion.data import Split
 from automl_fashion.families._base import Report
 from automl_fashion.families.mlp import MLPFamily
+from automl_fashion.pruning import RUNG_UNIT_ATTR
 from automl_fashion.trial import TrialSettings, run_trial
 
 
@@ -39,3 +40,27 @@ def test_a_network_that_stops_learning_is_pruned_with_its_reason(
         "not learning: mlp: validation accuracy 0.1000 for 2 epochs in a row"
     )
     assert "fail_reason" not in trial.user_attrs
+
+
+def test_a_trial_records_what_its_steps_count_before_its_first_report(
+    tiny_split: Split, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pruner compares a trial only with trials of its rung unit, so the unit must be
+    on the trial when the first report is pruned."""
+    seen: list[object] = []
+
+    class Spy(optuna.pruners.BasePruner):
+        def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+            seen.append(trial.user_attrs.get(RUNG_UNIT_ATTR))
+            return False
+
+    def one_epoch(self: MLPFamily, data: Split, report: Report) -> None:
+        report(1, 0.5)
+        raise families.NotLearning("stop here")
+
+    monkeypatch.setattr(MLPFamily, "_fit", one_epoch)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", pruner=Spy())
+    settings = TrialSettings(["mlp"], threads=1, seed=0, device="cpu", artifacts=str(tmp_path))
+    run_trial(study, study.ask(), tiny_split, settings, lambda: None)
+    assert seen == [MLPFamily.fidelity]

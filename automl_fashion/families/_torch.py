@@ -74,14 +74,32 @@ def pick_device(device: str) -> torch.device:
 
 
 def amp_dtype(device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for training on ``device``: bfloat16 on a GPU that has it, else
-    float16 (with a gradient scaler); None (float32) on a CPU, where autocast is slower for
-    these small convolutions."""
+    """The autocast dtype for training on ``device``.
+
+    On a GPU, bfloat16 where it has it, else float16 (with a gradient scaler). On a CPU,
+    bfloat16 where it has bfloat16 instructions (AVX512-BF16, AMX), on which oneDNN runs
+    the convolutions natively: BF16_NOTE. Elsewhere None (float32): emulated bfloat16 is
+    slower than float32. Weights, optimizer state, validation and predictions stay float32.
+    """
     import torch
 
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_has_bf16():
+        return torch.bfloat16
+    return None
+
+
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN has native bfloat16 kernels on this CPU (False if torch cannot say)."""
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available()) and bool(
+            torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        )
+    except (AttributeError, RuntimeError):  # a private check: gone in some torch build
+        return False
 
 
 class TorchFamily(Family):
@@ -212,7 +230,7 @@ class TorchFamily(Family):
 
         sched = make_schedule(epochs * steps_per_epoch)
         smoothing = float(p("label_smoothing", 0.0))
-        # mixed precision on a GPU; float16 needs its gradients scaled (bfloat16 does not)
+        # mixed precision (amp_dtype); float16 needs its gradients scaled (bfloat16 does not)
         amp = amp_dtype(device)
         scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
         flip, shift, erase = self.augmentation(epochs)
@@ -349,6 +367,7 @@ __all__ = [
     "amp_dtype",
     "augment",
     "background",
+    "cpu_has_bf16",
     "normalize",
     "pad",
     "pick_device",

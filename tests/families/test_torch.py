@@ -71,19 +71,54 @@ def test_deploying_leaves_the_trained_network_untouched(name: str, tiny_split: S
     torch.testing.assert_close(deployed(x).detach().double().numpy(), before, atol=1e-5, rtol=1e-4)
 
 
-def test_mixed_precision_is_bfloat16_on_a_gpu_that_has_it_else_float16_and_off_on_cpu(
+def test_mixed_precision_is_bfloat16_where_the_chip_has_it_else_float16_on_a_gpu(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The dtype choice runs on CPU; only the kernels need the GPU."""
+    """The dtype choice runs on CPU; only the kernels need the GPU. A CPU without native
+    bfloat16 trains in float32."""
     import torch
 
+    from automl_fashion.families import _torch
     from automl_fashion.families._torch import amp_dtype
 
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert amp_dtype(torch.device("cpu")) == torch.bfloat16
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
     assert amp_dtype(torch.device("cpu")) is None
+    monkeypatch.setattr(_torch, "cpu_has_bf16", lambda: True)
+    assert amp_dtype(torch.device("mps")) is None
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     assert amp_dtype(torch.device("cuda")) == torch.bfloat16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     assert amp_dtype(torch.device("cuda:1")) == torch.float16
+
+
+@pytest.mark.parametrize("amp", [torch.bfloat16, None])
+def test_a_cpu_fit_trains_in_the_chosen_precision_and_predicts_in_float32(
+    amp: torch.dtype | None, tiny_split: Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Training runs under autocast in ``amp_dtype``'s choice (bfloat16 on a CPU with
+    bfloat16 instructions); the weights, validation and predictions stay float32, so the
+    exported graph computes what validation measured."""
+    from automl_fashion.families import _torch
+
+    monkeypatch.setattr(_torch, "amp_dtype", lambda device: amp)
+    seen: list[tuple[bool, torch.dtype]] = []
+    model = families.get("cnn")({**quick_params("cnn"), "epochs": 1}, seed=0, device="cpu")
+    build = model.build_network
+
+    def spied() -> torch.nn.Module:
+        net = build()
+        net.register_forward_hook(lambda m, i, out: seen.append((m.training, out.dtype)))
+        return net
+
+    monkeypatch.setattr(model, "build_network", spied)
+    model.fit(tiny_split, lambda step, acc: None)
+    proba = model.predict_proba(tiny_split.X_val[:8])
+    assert {dtype for training, dtype in seen if training} == {amp or torch.float32}
+    assert {dtype for training, dtype in seen if not training} == {torch.float32}
+    assert all(p.dtype == torch.float32 for p in model.model_.parameters())
+    assert np.allclose(proba.sum(1), 1.0, atol=1e-5)
 
 
 # -- any data set -----------------------------------------------------------------------
