@@ -61,11 +61,15 @@ def step_seconds(
     info: DatasetInfo = FASHION_MNIST,
 ) -> tuple[float, int]:
     """(seconds per training step, batch size) of ``family``'s init network on ``device``,
-    for inputs of the data set ``info`` describes."""
+    for inputs of the data set ``info`` describes, in the precision it trains in there
+    (:func:`~automl_fashion.families._torch.amp_dtype`)."""
     import torch
     import torch.nn.functional as F
 
+    from automl_fashion.families._torch import amp_dtype
+
     dev = torch.device(device)
+    amp = amp_dtype(dev)  # timed in the precision the family trains in
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 
     params = dict(load_space(family, spaces_dir).init)
@@ -83,7 +87,8 @@ def step_seconds(
         timings = []
         for i in range(2 * STEPS):
             t = time.perf_counter()
-            loss = F.cross_entropy(net(x), y)
+            with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
+                loss = F.cross_entropy(net(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
