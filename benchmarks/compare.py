@@ -240,25 +240,15 @@ def throughput(quick: bool) -> dict[str, Any]:
     # has bfloat16 instructions), and is measured against the peak of that precision
     amp = amp_dtype(torch.device("cpu"))
 
-    def peak_of(dtype: torch.dtype) -> float:
-        best = 0.0  # the best of several sizes and repeats: a peak, not an average
-        for n in (1024,) if quick else (2048, 4096):
-            a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-            a @ b
-            for _ in range(3):
-                t0 = time.perf_counter()
-                for _ in range(3):
-                    a @ b
-                best = max(best, 2 * n**3 * 3 / (time.perf_counter() - t0) / 1e9)
-        return best
+    from throughput import flops_per_image as count_flops  # a sibling script
+    from throughput import peak_gflops
 
-    peak32 = peak_of(torch.float32)
-    peak = peak_of(amp) if amp is not None else peak32
+    sizes = (1024,) if quick else (2048, 4096)
+    peak32 = peak_gflops(cores, "float32", sizes)
+    peak = peak_gflops(cores, str(amp).removeprefix("torch."), sizes) if amp else peak32
 
     net = families.create("cnn", threads=cores).build_network()  # type: ignore[attr-defined]
     net = net.to(memory_format=torch.channels_last)
-    from throughput import flops_per_image as count_flops  # a sibling script
-
     flops_per_image = count_flops(net)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(128, 1, 28, 28).contiguous(memory_format=torch.channels_last)
