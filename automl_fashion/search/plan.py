@@ -12,10 +12,11 @@ It decides:
   threads each.
 - **what runs first.** One init of the strongest network family per worker (each with
   its own seed: trial numbers differ), its epochs cut to what fits (or, at long budgets,
-  lengthened: :func:`longer_schedule`), then the other
-  families' inits in :data:`WARM_START_ORDER`, as long as their estimated time fits what
-  the networks leave, then a second network init per worker where at least
-  :data:`MIN_EPOCH_SHARE` of it fits (more ensemble members; the sampler has the rest).
+  lengthened: :func:`longer_schedule`), then the inits of the families that join the
+  networks' ensembles (:data:`PARTNERS`), then a second network init per worker where at
+  least :data:`MIN_EPOCH_SHARE` of it fits (more ensemble members), then the other
+  families' inits in :data:`WARM_START_ORDER`, each as long as its estimated time fits what
+  is left (the sampler has the rest).
   A family that does not fit is not queued and the plan says why; the sampler can still
   draw it later. Families the user named are always queued.
 - **time kept for the end**: shutting the workers down and exporting the ensemble the plan
@@ -38,6 +39,14 @@ from automl_fashion.families._schedule import MIN_EPOCHS
 WARM_START_ORDER = {"cnn": 0, "mlp": 1, "svm": 2, "boosting": 3, "linear": 4, "resnet": 5}
 #: The families whose init is a network worth one worker each (in preference order).
 NETWORKS = ("cnn", "resnet")
+#: The families whose models join the networks' ensembles most: their inits are queued before
+#: the second round of networks, the other families' only where time is left after it (at
+#: long budgets all of them fit). Of the nine searches with the plan in benchmarks/results,
+#: the svm (HOG features: other mistakes) joined the exported ensemble in eight (weights
+#: 0.04-0.27), the mlp in three (0.08-0.26) and boosting in two (0.04-0.08), linear in
+#: none. At 10 minutes the mlp, boosting and linear inits took ~200 s of a worker, and the
+#: third network was cut at half its schedule.
+PARTNERS = ("svm",)
 #: Seconds from the start of a search to its workers' first trial (spawn, imports, data).
 STARTUP_SECONDS = 10.0
 #: Seconds kept at the end for stopping the workers (at most 5% of the budget).
@@ -226,23 +235,32 @@ def make_plan(
         planned, per_worker = None, None
 
     skipped: dict[str, str] = {}
-    for fam in ordered:
-        if fam == network or fam in seen:
-            continue
-        seconds = speeds.fit_time(fam, threads)
-        w = max(range(jobs), key=lambda i: free[i])
-        if seconds is None or named or seconds <= free[w]:
-            queue.append(Queued(fam, {}, seconds))
-            free[w] -= seconds or 0.0
-        else:
-            skipped[fam] = (
-                f"its init needs ~{seconds:.0f} s and the networks leave ~{max(0.0, free[w]):.0f} s"
-            )
+
+    def warm_start(fams: Sequence[str]) -> None:
+        """Queue each family's init on the worker with the most time left, if it fits."""
+        for fam in fams:
+            seconds = speeds.fit_time(fam, threads)
+            w = max(range(jobs), key=lambda i: free[i])
+            if seconds is None or named or seconds <= free[w]:
+                queue.append(Queued(fam, {}, seconds))
+                free[w] -= seconds or 0.0
+            else:
+                skipped[fam] = (
+                    f"its init needs ~{seconds:.0f} s and the networks leave "
+                    f"~{max(0.0, free[w]):.0f} s"
+                )
+
+    others = [f for f in ordered if f != network and f not in seen]
+    # the families whose models join the networks' ensembles come before the second round of
+    # networks; the rest only where time is left after it
+    warm_start([f for f in others if network is None or f in PARTNERS])
     # a second round of the network where it fits: more members for the ensemble before the
     # sampler explores (at longer budgets the sampler has the rest)
     if network is not None and per_worker:
         extra = 0
-        for w in range(jobs):
+        # the worker with the most time left is the first to be free (they all started
+        # together): it takes the first of these from the queue
+        for w in sorted(range(jobs), key=lambda i: -free[i]):
             for _ in range(NETWORK_ROUNDS - 1):
                 if free[w] < MIN_EPOCH_SHARE * per_worker:
                     break
@@ -256,6 +274,8 @@ def make_plan(
                 extra += 1
         if extra:
             reasons.append(f"then {extra} more {network} network(s), new seeds")
+    if network is not None:
+        warm_start([f for f in others if f not in PARTNERS])
     if skipped:
         reasons.append(
             "not warm-started (name them with --families, or give a longer --budget): "
@@ -319,6 +339,7 @@ def _about(seconds: float | None) -> str:
 
 
 __all__ = [
+    "PARTNERS",
     "WARM_START_ORDER",
     "Plan",
     "Queued",
