@@ -45,8 +45,9 @@ EPOCH_OVERHEAD = 1.3
 STEPS = 5
 #: Measurements per network, alternating one and two threads, the fastest kept. One burst
 #: of steps lasts a fraction of a second, and on a shared machine a disturbance can slow
-#: all of it: one of five 10-minute searches planned its 16-epoch cnn at 428 s where the
-#: others measured 307-325 s (and the networks took 289-304 s), so its plan cut what fits.
+#: all of it: two of seven 10-minute searches planned their 16-epoch cnn at 428 and 477 s
+#: where the others measured 307-325 s (the networks took 289-328 s), so their plans left
+#: out the second round of networks.
 BURSTS = 3
 
 
