@@ -8,6 +8,7 @@ A file looks like::
       optimizer: adamw
     variants:             # optional: changes to init for further known-good members
       - {lr: 0.003}
+    long: {width: 512}    # optional: changes to init for long budgets (the plan's first)
     params:
       lr:        {type: float, low: 1.0e-4, high: 0.1, log: true}
       optimizer: {type: categorical, choices: [adamw, sgd]}
@@ -23,7 +24,7 @@ study holds several families.
 
 A space is searched within what the data set allows (:meth:`SearchSpace.for_data`): where a
 mirror image changes the label (``DatasetInfo.flips`` false, digits), ``flip`` is fixed to
-false, so it is never suggested, and init and variants have it off. The files stay as
+false, so it is never suggested, and init, variants and long have it off. The files stay as
 they are.
 """
 
@@ -110,6 +111,10 @@ class SearchSpace:
     #: Known-good configurations unlike ``init`` (whole, validated): the budget plan trains
     #: them as further networks, for an ensemble more diverse than seeds of one init.
     variants: tuple[Mapping[str, Any], ...] = ()
+    #: A known-good configuration for long budgets (whole, validated), or None: the budget
+    #: plan's first networks where a worker has time for it (a wider network trained
+    #: longer beats longer schedules of ``init`` there).
+    long: Mapping[str, Any] | None = None
 
     def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Check a configuration; unknown, missing and out-of-range values are errors."""
@@ -132,7 +137,7 @@ class SearchSpace:
 
     def for_data(self, info: DatasetInfo | None) -> SearchSpace:
         """This space as the data set ``info`` allows it: without flips (``flip`` fixed to
-        false, in init and variants too) where a mirror image changes the label. ``None``,
+        false, in init, variants and long too) where a mirror image changes the label. ``None``,
         or a data set whose labels survive a mirror: the space itself."""
         if info is None or info.flips or not any(p.name in FLIP_PARAMS for p in self.params):
             return self
@@ -142,7 +147,8 @@ class SearchSpace:
         )
         off = {name: False for name in FLIP_PARAMS if name in self.init}
         variants = tuple({**v, **{k: False for k in FLIP_PARAMS if k in v}} for v in self.variants)
-        return SearchSpace(self.family, params, {**self.init, **off}, self.source, variants)
+        long = None if self.long is None else {**self.long, **off}
+        return SearchSpace(self.family, params, {**self.init, **off}, self.source, variants, long)
 
     def suggest(
         self, trial: optuna.trial.BaseTrial, info: DatasetInfo | None = None
@@ -248,7 +254,11 @@ def parse_space(doc: Any, where: str, family: str | None = None) -> SearchSpace:
     if not isinstance(raw_variants, list) or not all(isinstance(v, Mapping) for v in raw_variants):
         raise ConfigError(f"{where}: 'variants' must be a list of mappings (changes to init)")
     variants = tuple(space.validate({**init, **v}) for v in raw_variants)
-    return SearchSpace(name, params, space.validate(init), where, variants)
+    raw_long = doc.get("long")
+    if raw_long is not None and not isinstance(raw_long, Mapping):
+        raise ConfigError(f"{where}: 'long' must be a mapping (changes to init)")
+    long = None if raw_long is None else space.validate({**init, **raw_long})
+    return SearchSpace(name, params, space.validate(init), where, variants, long)
 
 
 def load_space(

@@ -38,6 +38,28 @@ def test_a_bad_variant_is_a_one_line_error_naming_the_file(variants: object, mes
     assert "toy.yaml" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_long_is_a_whole_validated_configuration_or_none() -> None:
+    space = parse_space({**DOC, "long": {"width": 32}}, "toy.yaml")
+    assert space.long == {"lr": 0.01, "width": 32}
+    assert parse_space(DOC, "toy.yaml").long is None
+
+
+@pytest.mark.parametrize(
+    ("long", "message"),
+    [
+        ([{"width": 32}], "'long' must be a mapping"),
+        ({"width": 48}, "width"),
+        ({"depth": 2}, "depth"),
+    ],
+)
+def test_a_bad_long_configuration_is_a_one_line_error_naming_the_file(
+    long: object, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        parse_space({**DOC, "long": long}, "toy.yaml")
+    assert "toy.yaml" in str(err.value) and "\n" not in str(err.value)
+
+
 def test_the_cnn_ships_a_variant_that_differs_from_its_init() -> None:
     space = load_space("cnn")
     assert space.variants and all(v != space.init for v in space.variants)
@@ -78,6 +100,8 @@ def test_init_and_variants_have_flips_off_for_such_a_data_set() -> None:
     space = load_space("cnn", info=digits_like())  # type: ignore[arg-type]
     assert plain.init["flip"] is True and space.init["flip"] is False
     assert space.init == {**plain.init, "flip": False}
+    assert plain.long is not None and plain.long["flip"] is True
+    assert space.long == {**plain.long, "flip": False}
     assert all(v["flip"] is False for v in space.variants) and space.variants
     assert "cnn.flip" not in space.trial_params(space.init)
     with pytest.raises(ConfigError, match="'flip' is fixed to False; got True"):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -69,10 +70,11 @@ def step_seconds(
     spaces_dir: str | None = None,
     device: str = "cpu",
     info: DatasetInfo = FASHION_MNIST,
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[float, int]:
-    """(seconds per training step, batch size) of ``family``'s init network on ``device``,
-    for inputs of the data set ``info`` describes, in the precision it trains in there
-    (:func:`~automl_fashion.families._torch.amp_dtype`)."""
+    """(seconds per training step, batch size) of ``family``'s init network (or the one
+    ``params`` configure) on ``device``, for inputs of the data set ``info`` describes, in
+    the precision it trains in there (:func:`~automl_fashion.families._torch.amp_dtype`)."""
     import torch
     import torch.nn.functional as F
 
@@ -82,7 +84,7 @@ def step_seconds(
     amp = amp_dtype(dev)  # timed in the precision the family trains in
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 
-    params = dict(load_space(family, spaces_dir).init)
+    params = dict(load_space(family, spaces_dir).init if params is None else params)
     model = family_registry.get(family)(params, seed=0, threads=threads)
     model.info_ = info  # what fit would set: the network follows the data set's shape
     batch = int(params.get("batch_size", 128))
@@ -115,11 +117,16 @@ def measure_speeds(
     spaces_dir: str | None = None,
     device: str = "cpu",
     info: DatasetInfo = FASHION_MNIST,
+    long_within: float = 0.0,
 ) -> Speeds:
     """:class:`Speeds` for ``families`` on this machine, training on ``n_train`` images of
     the data set ``info`` describes; torch families on ``device`` (a GPU's speed does not
     depend on the CPU threads). The other families' reference times scale with the number
-    of images and of values per image."""
+    of images and of values per image.
+
+    A network's ``long`` configuration (:attr:`SearchSpace.long`) is timed too where it
+    could take at most ``long_within`` seconds on one thread: at least its epochs at the
+    init's speed (it is never smaller). On short budgets it is not timed at all."""
     factor = REFERENCE_GFLOPS / max(1e-3, matmul_gflops())
     scale = n_train / REFERENCE_IMAGES * math.prod(info.shape) / math.prod(FASHION_MNIST.shape)
     fit: dict[str, float] = {}
@@ -127,6 +134,7 @@ def measure_speeds(
     predict: dict[str, float] = {}
     speedup = 1.7
     networks = []
+    longs: dict[str, Mapping[str, Any]] = {}  # the networks' long configurations
     for fam in families:
         cls = family_registry.get(fam)
         ref = REFERENCE.get(fam)
@@ -134,23 +142,43 @@ def measure_speeds(
             predict[fam] = ref[1] * 10 / 1000 * factor  # 10,000 test images
         if getattr(cls, "uses_torch", False) and hasattr(cls, "build_network"):
             networks.append(fam)
-            epochs[fam] = int(load_space(fam, spaces_dir).init.get("epochs", 10))
+            space = load_space(fam, spaces_dir)
+            epochs[fam] = int(space.init.get("epochs", 10))
+            if space.long is not None:
+                longs[fam] = space.long
         elif ref is not None:
             fit[fam] = ref[0] * factor * scale
     one: dict[str, float] = {}  # the fastest step of each network on one thread
     two = math.inf  # ... and of the slowest of them on two
     batches: dict[str, int] = {}
     slowest = None  # the network that matters for the speedup (from the first burst)
-    for _ in range(BURSTS):  # interleaved, so that one disturbance cannot slow them all
+    long_one: dict[str, float] = {}  # ... and of their long configurations
+    long_batch: dict[str, int] = {}
+    for b in range(BURSTS):  # interleaved, so that one disturbance cannot slow them all
         for fam in networks:
             step, batches[fam] = step_seconds(fam, 1, spaces_dir, device, info)
             one[fam] = min(one.get(fam, math.inf), step)
+        if b == 0:  # which long configurations could fit: no smaller than init, per epoch
+            longs = {
+                fam: cfg
+                for fam, cfg in longs.items()
+                if _fit(one[fam], n_train, batches[fam], int(cfg.get("epochs", 10))) <= long_within
+            }
+        for fam, cfg in longs.items():
+            step, long_batch[fam] = step_seconds(fam, 1, spaces_dir, device, info, params=cfg)
+            long_one[fam] = min(long_one.get(fam, math.inf), step)
         if networks and cores >= 2 and device == "cpu":
             slowest = slowest or max(one, key=lambda f: one[f])
             two = min(two, step_seconds(slowest, 2, spaces_dir, info=info)[0])
     for fam in networks:
-        per_epoch = one[fam] * math.ceil(n_train / batches[fam]) * EPOCH_OVERHEAD
-        fit[fam] = per_epoch * epochs[fam]
+        fit[fam] = _fit(one[fam], n_train, batches[fam], epochs[fam])
+    long_fit = {
+        fam: _fit(long_one[fam], n_train, long_batch[fam], int(cfg.get("epochs", 10)))
+        for fam, cfg in longs.items()
+    }
+    for fam in longs:  # predicting costs what a step does, relative to init's
+        if fam in predict:
+            predict[f"{fam}:long"] = predict[fam] * long_one[fam] / one[fam]
     if slowest is not None:
         speedup = min(2.0, max(1.0, one[slowest] / two))
     return Speeds(
@@ -158,9 +186,15 @@ def measure_speeds(
         epochs=epochs,
         speedup=speedup,
         predict_seconds=predict,
+        long_seconds=long_fit,
         source=f"measured: matmul x{1 / factor:.2f} of the reference machine, "
         f"{speedup:.2f}x on 2 threads",
     )
+
+
+def _fit(step: float, n_train: int, batch: int, epochs: int) -> float:
+    """Seconds for ``epochs`` of ``n_train`` images, in steps of ``batch`` taking ``step``."""
+    return step * math.ceil(n_train / batch) * EPOCH_OVERHEAD * epochs
 
 
 __all__ = ["matmul_gflops", "measure_speeds", "step_seconds"]

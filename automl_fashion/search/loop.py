@@ -29,7 +29,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,7 @@ from automl_fashion.search.join import (
     resolve_families,
     resolve_sampling,
 )
-from automl_fashion.search.plan import SHUTDOWN_SECONDS, Plan, make_plan
+from automl_fashion.search.plan import LONG_SHARE, SHUTDOWN_SECONDS, Plan, make_plan
 from automl_fashion.search.pool import WorkerPool
 from automl_fashion.search.worker import FAILURE_STREAK, PARENT_ENDED, cuda_devices, open_study
 from automl_fashion.search_space import load_space
@@ -279,14 +279,22 @@ def _plan(
     if config.device.startswith("cuda:"):
         gpus = 1  # the one device named
     device = "cuda" if gpus else "cpu"
-    speeds = measure_speeds(config.families, n_train, cores, config.spaces_dir, device, info)
+    speeds = measure_speeds(
+        config.families,
+        n_train,
+        cores,
+        config.spaces_dir,
+        device,
+        info,
+        long_within=LONG_SHARE * config.budget,
+    )
     seen = {f for t in study.get_trials(deepcopy=False) if (f := family_of(t)) is not None}
-    variants = {}
+    variants, long = {}, {}
     for name in config.families:
         space = load_space(name, config.spaces_dir, info=info)
-        variants[name] = [
-            {k: v for k, v in var.items() if space.init.get(k) != v} for var in space.variants
-        ]
+        variants[name] = [_changes(var, space.init) for var in space.variants]
+        if space.long is not None:
+            long[name] = _changes(space.long, space.init)
     return make_plan(
         config.budget,
         cores,
@@ -300,7 +308,13 @@ def _plan(
         export=config.export_dir is not None,
         gpus=gpus,
         variants=variants,
+        long=long,
     )
+
+
+def _changes(config: Mapping[str, Any], init: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``config`` changes in a family's ``init``."""
+    return {k: v for k, v in config.items() if init.get(k) != v}
 
 
 def family_of(trial: optuna.trial.FrozenTrial) -> str | None:

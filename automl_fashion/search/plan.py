@@ -12,11 +12,12 @@ It decides:
   threads each.
 - **what runs first.** One init of the strongest network family per worker (each with
   its own seed: trial numbers differ), its epochs cut to what fits (or, at long budgets,
-  lengthened: :func:`longer_schedule`), then the inits of the families that join the
-  networks' ensembles (:data:`PARTNERS`), then a second network init per worker where at
-  least :data:`MIN_EPOCH_SHARE` of it fits (more ensemble members), then the other
-  families' inits in :data:`WARM_START_ORDER`, each as long as its estimated time fits what
-  is left (the sampler has the rest).
+  lengthened: :func:`longer_schedule`); where one worker has time for the family's
+  ``long`` configuration (a wider network, :data:`LONG_SHARE`), that instead. Then the
+  inits of the families that join the networks' ensembles (:data:`PARTNERS`), then a
+  second network init per worker where at least :data:`MIN_EPOCH_SHARE` of it fits (more
+  ensemble members), then the other families' inits in :data:`WARM_START_ORDER`, each as
+  long as its estimated time fits what is left (the sampler has the rest).
   A family that does not fit is not queued and the plan says why; the sampler can still
   draw it later. Families the user named are always queued.
 - **time kept for the end**: shutting the workers down and exporting the ensemble the plan
@@ -64,6 +65,10 @@ NETWORK_ROUNDS = 2
 #: which took 28% and 14% of the time; longer schedules are what the inits lacked.
 NETWORK_SHARE = 0.4
 MAX_EPOCH_FACTOR = 2.0
+#: The network family's ``long`` configuration (its search-space file) is the first round's
+#: network where one takes at most this share of a worker's time: at 1 hour on this machine
+#: (~1,400 s of ~3,500), not at 30 minutes. Its second round is then init, lengthened.
+LONG_SHARE = 0.5
 #: Seconds an export takes besides predicting: ONNX graph, checks, calibration, card, files.
 #: (10-minute searches with the planner ended 19-34 s inside their budget with 15 s here and
 #: the members' predictions counted twice: their exports took 5-20 s.)
@@ -84,17 +89,28 @@ class Speeds:
     epochs: Mapping[str, int] = field(default_factory=dict)
     speedup: float = 1.7
     predict_seconds: Mapping[str, float] = field(default_factory=dict)
+    #: A network family's ``long`` configuration's whole fit on one thread (where timed);
+    #: its prediction cost is ``predict_seconds["<family>:long"]``.
+    long_seconds: Mapping[str, float] = field(default_factory=dict)
     source: str = "made up"
 
     def fit_time(self, family: str, threads: int, epochs: int | None = None) -> float | None:
         """Seconds for ``family``'s init on ``threads`` threads (``epochs`` of them), or None."""
         if family not in self.fit_seconds:
             return None
-        seconds = self.fit_seconds[family] / self.speedup ** math.log2(max(1, threads))
+        seconds = self._on(threads, self.fit_seconds[family])
         planned = self.epochs.get(family)
         if epochs is not None and planned:
             seconds *= epochs / planned
         return seconds
+
+    def long_time(self, family: str, threads: int) -> float | None:
+        """Seconds for ``family``'s long configuration on ``threads`` threads, or None."""
+        seconds = self.long_seconds.get(family)
+        return None if seconds is None else self._on(threads, seconds)
+
+    def _on(self, threads: int, seconds: float) -> float:
+        return seconds / self.speedup ** math.log2(max(1, threads))
 
 
 @dataclass(frozen=True)
@@ -160,6 +176,7 @@ def make_plan(
     export: bool = True,
     gpus: int = 0,
     variants: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    long: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Plan:
     """How to spend ``budget`` seconds on ``cores`` cores searching ``families``.
 
@@ -168,6 +185,8 @@ def make_plan(
     already in the study (resumed; not warm-started again). ``export``: an export follows.
     ``gpus``: CUDA devices the networks train on (one worker each). ``variants``: per
     family, changes to its init for the second, third... network (see ``SearchSpace``).
+    ``long``: per family, changes to its init for long budgets (``SearchSpace.long``; used
+    where ``speeds`` timed it and one fits in :data:`LONG_SHARE` of a worker's time).
     """
     cores = max(1, cores)
     reasons: list[str] = []
@@ -176,7 +195,8 @@ def make_plan(
     net_time = speeds.fit_time(network, 1) if network else None
 
     # the members the export will most likely combine: the networks and the fast families
-    members = [network] * cores if network else []
+    wide = network is not None and network in speeds.long_seconds and network in (long or {})
+    members = [f"{network}:long" if wide else network] * cores if network else []
     members += [f for f in ordered if f != network][:2]
     reserve = min(SHUTDOWN_SECONDS, 0.05 * budget) + (
         export_reserve(budget, members, speeds) if export else 0.0
@@ -217,21 +237,32 @@ def make_plan(
             )
             longer["epochs"], planned = epochs, epochs
             per_worker = speeds.fit_time(network, threads, epochs)
-        for w in range(jobs):
-            overrides: dict[str, Any] = dict(longer)
-            seconds = per_worker
-            if planned and per_worker and per_worker > free[w]:
-                fit = max(MIN_EPOCHS, int(planned * free[w] / per_worker))
-                overrides["epochs"] = fit
-                seconds = speeds.fit_time(network, threads, fit)
-            queue.append(Queued(network, member(overrides), seconds))
-            free[w] -= seconds or 0.0
-        epochs = queue[0].overrides.get("epochs", planned)
-        kinds = "init and its variants" if alternates and jobs > 1 else "init(s)"
-        reasons.append(
-            f"{jobs} {network} {kinds} first, one per worker, different seeds, "
-            f"{epochs} epochs{_about(queue[0].seconds)} each: an ensemble of networks"
-        )
+        wide_cfg = (long or {}).get(network)
+        wide_time = speeds.long_time(network, threads) if wide_cfg is not None else None
+        if wide_cfg is not None and wide_time is not None and wide_time <= LONG_SHARE * work:
+            for w in range(jobs):
+                queue.append(Queued(network, dict(wide_cfg), wide_time))
+                free[w] -= wide_time
+            reasons.append(
+                f"{jobs} {network} long configuration(s) first, one per worker, different "
+                f"seeds{_about(wide_time)}: this budget has room for the wider network"
+            )
+        else:
+            for w in range(jobs):
+                overrides: dict[str, Any] = dict(longer)
+                seconds = per_worker
+                if planned and per_worker and per_worker > free[w]:
+                    fit = max(MIN_EPOCHS, int(planned * free[w] / per_worker))
+                    overrides["epochs"] = fit
+                    seconds = speeds.fit_time(network, threads, fit)
+                queue.append(Queued(network, member(overrides), seconds))
+                free[w] -= seconds or 0.0
+            epochs = queue[0].overrides.get("epochs", planned)
+            kinds = "init and its variants" if alternates and jobs > 1 else "init(s)"
+            reasons.append(
+                f"{jobs} {network} {kinds} first, one per worker, different seeds, "
+                f"{epochs} epochs{_about(queue[0].seconds)} each: an ensemble of networks"
+            )
 
     else:
         planned, per_worker = None, None
@@ -341,6 +372,7 @@ def _about(seconds: float | None) -> str:
 
 
 __all__ = [
+    "LONG_SHARE",
     "PARTNERS",
     "WARM_START_ORDER",
     "Plan",

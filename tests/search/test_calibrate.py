@@ -70,3 +70,25 @@ def test_a_step_is_timed_in_the_precision_the_family_trains_in(
     monkeypatch.setattr(CNNFamily, "build_network", spied)
     step_seconds("cnn", 1, device="cpu")
     assert seen == {dtype or torch.float32}
+
+
+def test_a_long_configuration_is_timed_only_where_the_budget_could_hold_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from automl_fashion.search import calibrate
+
+    timed: list[object] = []
+
+    def fake(family: str, threads: int, *args: object, params: object = None) -> tuple[float, int]:
+        timed.append(params)
+        return (0.2 if params else 0.05), 100  # the long network: 4x the step
+
+    monkeypatch.setattr(calibrate, "step_seconds", fake)
+    short = measure_speeds(["cnn"], n_train=1_000, cores=1, long_within=10.0)
+    assert short.long_seconds == {} and all(p is None for p in timed)
+    speeds = measure_speeds(["cnn"], n_train=1_000, cores=1, long_within=1e6)
+    long = calibrate.load_space("cnn").long
+    assert long is not None and long in timed
+    epoch = 0.2 * 10 * calibrate.EPOCH_OVERHEAD  # 10 steps of 100 images
+    assert speeds.long_seconds["cnn"] == pytest.approx(epoch * long["epochs"])
+    assert speeds.predict_seconds["cnn:long"] == pytest.approx(4 * speeds.predict_seconds["cnn"])

@@ -188,3 +188,40 @@ def test_long_budgets_train_the_warm_start_networks_longer(budget: int, epochs: 
     assert {q.overrides.get("epochs", 16) for q in nets} == {epochs}
     assert nets[0].seconds == pytest.approx(400 * epochs / 16)
     assert any(f"schedules of {epochs} epochs" in r for r in plan.reasons) is (epochs > 16)
+
+
+WIDE = {"width": 32, "schedule": "cosine", "epochs": 22}
+
+
+@pytest.mark.parametrize(
+    ("budget", "wide"),
+    [
+        (1800, False),  # 1,400 s of ~1,750 per worker: over half of it
+        (3600, True),  # 1,400 s of ~3,540
+        (7200, True),
+    ],
+)
+def test_a_long_budget_first_trains_the_familys_long_configuration(budget: int, wide: bool) -> None:
+    speeds = Speeds(**{**SPEEDS.__dict__, "long_seconds": {"cnn": 1400.0}})
+    plan = make_plan(budget, 2, FIVE, speeds, long={"cnn": WIDE})
+    nets = [q for q in plan.queue if q.family == "cnn"]
+    if not wide:
+        assert all(q.overrides.get("width") is None for q in nets)
+        return
+    # one wide network per worker, then the svm, then init's longer schedules
+    assert families_of(plan)[:3] == ["cnn", "cnn", "svm"]
+    assert [q.overrides for q in nets[:2]] == [WIDE, WIDE]
+    assert nets[0].seconds == pytest.approx(1400.0)
+    assert len(nets) == 4 and all("width" not in q.overrides for q in nets[2:])
+    assert any("long configuration" in r for r in plan.reasons)
+
+
+def test_the_long_configuration_needs_its_timing_and_counts_in_the_export_reserve() -> None:
+    untimed = make_plan(7200, 2, FIVE, SPEEDS, long={"cnn": WIDE})
+    assert all("width" not in q.overrides for q in untimed.queue)
+    slow_predict = {**SPEEDS.predict_seconds, "cnn:long": 30.0}
+    timed = Speeds(
+        **{**SPEEDS.__dict__, "long_seconds": {"cnn": 1400.0}, "predict_seconds": slow_predict}
+    )
+    plan = make_plan(3600, 2, FIVE, timed, long={"cnn": WIDE})
+    assert plan.reserve == pytest.approx(5 + 12 + (30.0 + 30.0 + 0.3 + 8.2))
