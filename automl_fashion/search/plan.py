@@ -230,8 +230,9 @@ def make_plan(
         planned = speeds.epochs.get(network)
         per_worker = speeds.fit_time(network, threads)
         epochs = longer_schedule(planned, per_worker, work)
+        lengthened = ""  # said after the first round (with a long one, of the second)
         if planned and epochs > planned:
-            reasons.append(
+            lengthened = (
                 f"{network} schedules of {epochs} epochs, not {planned}: the networks may "
                 f"take {NETWORK_SHARE:.0%} of this budget"
             )
@@ -247,6 +248,8 @@ def make_plan(
                 f"{jobs} {network} long configuration(s) first, one per worker, different "
                 f"seeds{_about(wide_time)}: this budget has room for the wider network"
             )
+            if lengthened:
+                lengthened = f"then init's {lengthened}"
         else:
             for w in range(jobs):
                 overrides: dict[str, Any] = dict(longer)
@@ -263,7 +266,8 @@ def make_plan(
                 f"{jobs} {network} {kinds} first, one per worker, different seeds, "
                 f"{epochs} epochs{_about(queue[0].seconds)} each: an ensemble of networks"
             )
-
+        if lengthened:
+            reasons.append(lengthened)
     else:
         planned, per_worker = None, None
 

@@ -213,7 +213,9 @@ def test_a_long_budget_first_trains_the_familys_long_configuration(budget: int, 
     assert [q.overrides for q in nets[:2]] == [WIDE, WIDE]
     assert nets[0].seconds == pytest.approx(1400.0)
     assert len(nets) == 4 and all("width" not in q.overrides for q in nets[2:])
-    assert any("long configuration" in r for r in plan.reasons)
+    # said in the order it happens: the long networks, then init's longer schedules
+    assert "long configuration" in plan.reasons[1]
+    assert plan.reasons[2].startswith("then init's cnn schedules of ")
 
 
 def test_the_long_configuration_needs_its_timing_and_counts_in_the_export_reserve() -> None:
