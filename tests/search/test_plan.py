@@ -194,28 +194,41 @@ WIDE = {"width": 32, "schedule": "cosine", "epochs": 22}
 
 
 @pytest.mark.parametrize(
-    ("budget", "wide"),
+    ("budget", "long_seconds", "rounds"),
     [
-        (1800, False),  # 1,400 s of ~1,750 per worker: over half of it
-        (3600, True),  # 1,400 s of ~3,540
-        (7200, True),
+        (1800, 1400.0, 0),  # 1,400 s of ~1,750 per worker: over LONG_SHARE of it
+        (1800, 1075.0, 1),  # this machine's: 61% of a 30-minute worker
+        (3600, 1400.0, 1),  # 1,400 s of ~3,540: one fits the share, two do not
+        (7200, 1400.0, 2),
     ],
 )
-def test_a_long_budget_first_trains_the_familys_long_configuration(budget: int, wide: bool) -> None:
-    speeds = Speeds(**{**SPEEDS.__dict__, "long_seconds": {"cnn": 1400.0}})
+def test_a_long_budget_first_trains_the_familys_long_configuration(
+    budget: int, long_seconds: float, rounds: int
+) -> None:
+    predict = {**SPEEDS.predict_seconds, "cnn:long": 2.0}
+    speeds = Speeds(
+        **{**SPEEDS.__dict__, "long_seconds": {"cnn": long_seconds}, "predict_seconds": predict}
+    )
     plan = make_plan(budget, 2, FIVE, speeds, long={"cnn": WIDE})
     nets = [q for q in plan.queue if q.family == "cnn"]
-    if not wide:
+    wide = [q for q in nets if q.overrides == WIDE]
+    assert len(wide) == 2 * rounds
+    if not rounds:
         assert all(q.overrides.get("width") is None for q in nets)
         return
-    # one wide network per worker, then the svm, then init's longer schedules
+    # one wide network per worker, then the svm, then the second round
     assert families_of(plan)[:3] == ["cnn", "cnn", "svm"]
-    assert [q.overrides for q in nets[:2]] == [WIDE, WIDE]
-    assert nets[0].seconds == pytest.approx(1400.0)
-    assert len(nets) == 4 and all("width" not in q.overrides for q in nets[2:])
-    # said in the order it happens: the long networks, then init's longer schedules
+    assert nets[:2] == wide[:2] and nets[0].seconds == pytest.approx(long_seconds)
     assert "long configuration" in plan.reasons[1]
-    assert plan.reasons[2].startswith("then init's cnn schedules of ")
+    if rounds == 1:  # init's schedules make the second round, said after the first
+        assert len(nets) == 4 and all("width" not in q.overrides for q in nets[2:])
+        if budget > 1800:
+            assert plan.reasons[2].startswith("then init's cnn schedules of ")
+    else:  # the second round is long too, with new seeds, and no init
+        assert nets == wide and families_of(plan)[3:5] == ["cnn", "cnn"]
+        assert plan.reasons[2] == "then 2 more cnn long configuration(s), new seeds"
+    # the export reserve counts the long networks it will most likely combine
+    assert plan.reserve == pytest.approx(min(0.1 * budget, 5 + 12 + 2 * rounds * 2.0 + 0.3 + 8.2))
 
 
 def test_the_long_configuration_needs_its_timing_and_counts_in_the_export_reserve() -> None:
