@@ -199,9 +199,10 @@ def make_plan(
     # the members the export will most likely combine: the networks and the fast families
     wide = network is not None and network in speeds.long_seconds and network in (long or {})
     rough = budget - STARTUP_SECONDS - SHUTDOWN_SECONDS - EXPORT_BASE_SECONDS
-    rounds = long_rounds(speeds.long_time(network, 1), rough) if wide and network else 0
-    members = [f"{network}:long"] * cores * rounds if rounds else [network] * cores
-    members = members if network else []
+    members: list[str] = []
+    if network is not None:
+        rounds = long_rounds(speeds.long_time(network, 1), rough) if wide else 0
+        members = [f"{network}:long"] * cores * rounds if rounds else [network] * cores
     members += [f for f in ordered if f != network][:2]
     reserve = min(SHUTDOWN_SECONDS, 0.05 * budget) + (
         export_reserve(budget, members, speeds) if export else 0.0
