@@ -289,12 +289,15 @@ def _plan(
         long_within=LONG_SHARE * config.budget,
     )
     seen = {f for t in study.get_trials(deepcopy=False) if (f := family_of(t)) is not None}
-    variants, long = {}, {}
+    variants, long, max_epochs = {}, {}, {}
     for name in config.families:
         space = load_space(name, config.spaces_dir, info=info)
         variants[name] = [_changes(var, space.init) for var in space.variants]
         if space.long is not None:
             long[name] = _changes(space.long, space.init)
+        epochs = next((p for p in space.params if p.name == "epochs"), None)
+        if epochs is not None and epochs.high is not None:
+            max_epochs[name] = int(epochs.high)
     return make_plan(
         config.budget,
         cores,
@@ -309,6 +312,7 @@ def _plan(
         gpus=gpus,
         variants=variants,
         long=long,
+        max_epochs=max_epochs,
     )
 
 

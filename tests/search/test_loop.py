@@ -4,12 +4,14 @@ Ctrl-C on database storage, and the sampler seed of each worker."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from tests.sleepy_search import (
@@ -135,3 +137,33 @@ def test_each_worker_samples_with_its_own_recorded_seed(env: dict[str, str]) -> 
     a, b = sequence("r1"), sequence("r2")
     n = min(len(a), len(b))
     assert n >= 2 and a[:n] == b[:n]
+
+
+def test_the_plan_lengthens_networks_only_within_the_spaces_epochs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 2 hours the plan doubles the cnn init's 16 epochs; a user's space that allows
+    at most 24 gets 24 (before, 32 was queued and its enqueue refused as out of range)."""
+    from automl_fashion.data import sets
+    from automl_fashion.search import loop
+    from automl_fashion.search.config import SearchConfig
+    from automl_fashion.search.plan import Speeds
+    from automl_fashion.search_space import spaces_dir
+
+    spaces = tmp_path / "spaces"
+    shutil.copytree(spaces_dir(), spaces)
+    cnn = spaces / "cnn.yaml"
+    text = cnn.read_text()
+    rule = "epochs:          {type: int, low: 3, high: 40}"
+    assert rule in text
+    cnn.write_text(text.replace(rule, rule.replace("40", "24")))
+    speeds = Speeds(fit_seconds={"cnn": 300.0, "svm": 80.0}, epochs={"cnn": 16})
+    monkeypatch.setattr(loop, "measure_speeds", lambda *a, **k: speeds)
+    monkeypatch.setattr(loop, "available_cores", lambda: 2)
+    config = SearchConfig(7200, families=["cnn", "svm"], spaces_dir=str(spaces), val_size=10_000)
+    info = sets.builtin("fashion-mnist").info
+    study = optuna.create_study()
+    plan = loop._plan(study, config, False, info, 60_000)
+    loop._warm_start(study, plan, str(spaces), info)
+    queued = [t.system_attrs["fixed_params"] for t in study.get_trials()]
+    assert [q["cnn.epochs"] for q in queued if q["family"] == "cnn"] == [24] * 4

@@ -211,24 +211,42 @@ def test_a_long_budget_first_trains_the_familys_long_configuration(
     )
     plan = make_plan(budget, 2, FIVE, speeds, long={"cnn": WIDE})
     nets = [q for q in plan.queue if q.family == "cnn"]
-    wide = [q for q in nets if q.overrides == WIDE]
+    wide = [q for q in nets if q.overrides.get("width") == WIDE["width"]]
     assert len(wide) == 2 * rounds
     if not rounds:
         assert all(q.overrides.get("width") is None for q in nets)
         return
     # one wide network per worker, then the svm, then the second round
     assert families_of(plan)[:3] == ["cnn", "cnn", "svm"]
-    assert nets[:2] == wide[:2] and nets[0].seconds == pytest.approx(long_seconds)
-    assert "long configuration" in plan.reasons[1]
-    if rounds == 1:  # init's schedules make the second round, said after the first
+    assert nets[:2] == wide[:2] and "long configuration" in plan.reasons[1]
+    if rounds == 1:  # one round: its own schedule, and init's make the second round
+        assert nets[0].overrides == WIDE and nets[0].seconds == pytest.approx(long_seconds)
         assert len(nets) == 4 and all("width" not in q.overrides for q in nets[2:])
         if budget > 1800:
             assert plan.reasons[2].startswith("then init's cnn schedules of ")
-    else:  # the second round is long too, with new seeds, and no init
+    else:  # the second round is long too, with new seeds, and no init; both rounds lengthened
+        # to fill LONG_SHARE of ~7,157 s per worker: 22 x 0.65 x 7,157 / (2 x 1,400) = 36.6
         assert nets == wide and families_of(plan)[3:5] == ["cnn", "cnn"]
+        assert all(q.overrides == {**WIDE, "epochs": 36} for q in nets)
+        assert nets[0].seconds == pytest.approx(long_seconds * 36 / 22)
+        assert "36 epochs, not 22" in plan.reasons[1]
         assert plan.reasons[2] == "then 2 more cnn long configuration(s), new seeds"
     # the export reserve counts the long networks it will most likely combine
     assert plan.reserve == pytest.approx(min(0.1 * budget, 5 + 12 + 2 * rounds * 2.0 + 0.3 + 8.2))
+
+
+def test_lengthened_schedules_stay_within_the_search_spaces_epochs() -> None:
+    """A space that allows at most 30 epochs never gets a 32-epoch init or a 36-epoch long
+    network queued (its enqueue would be refused as out of range)."""
+    inits = make_plan(7200, 2, FIVE, SPEEDS, max_epochs={"cnn": 30})
+    assert {q.overrides.get("epochs") for q in inits.queue if q.family == "cnn"} == {30}
+    timed = Speeds(**{**SPEEDS.__dict__, "long_seconds": {"cnn": 1400.0}})
+    wide = make_plan(7200, 2, FIVE, timed, long={"cnn": WIDE}, max_epochs={"cnn": 30})
+    nets = [q for q in wide.queue if q.family == "cnn"]
+    assert len(nets) == 4 and all(q.overrides == {**WIDE, "epochs": 30} for q in nets)
+    # a long configuration with room for only one round keeps its own schedule
+    one = make_plan(3600, 2, FIVE, timed, long={"cnn": WIDE}, max_epochs={"cnn": 40})
+    assert one.queue[0].overrides == WIDE
 
 
 def test_the_long_configuration_needs_its_timing_and_counts_in_the_export_reserve() -> None:
