@@ -1,5 +1,7 @@
-"""The search, in four parts: ``config`` (the validated settings), ``join`` (what a study
-keeps across runs and machines), ``worker`` (one process) and ``loop`` (the parent).
+"""The search: ``config`` (the validated settings), ``join`` (what a study keeps across
+runs and machines), ``worker`` (one process), ``pool`` (the workers) and ``loop`` (the
+parent); the budget plan it starts from: ``calibrate`` measures ``speeds``, ``plan`` decides
+with ``layout`` (workers x threads, the time kept for the end).
 """
 
 from __future__ import annotations

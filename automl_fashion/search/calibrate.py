@@ -17,7 +17,7 @@ import numpy as np
 
 from automl_fashion import families as family_registry
 from automl_fashion.data.info import FASHION_MNIST, DatasetInfo
-from automl_fashion.search.plan import Speeds
+from automl_fashion.search.speeds import Speeds
 from automl_fashion.search_space import load_space
 from automl_fashion.threads import limit_threads
 

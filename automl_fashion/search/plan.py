@@ -4,12 +4,8 @@ A plain function of the budget, the cores and the speeds measured on this machin
 (:mod:`~automl_fashion.search.calibrate`), so that tests can drive it with made-up speeds.
 It decides:
 
-- **workers x threads.** Independent networks on one thread each train ~15% more images per
-  second in all than one network on two threads (measured: a CNN step takes 61 ms on one
-  thread, 36 ms on two), and two networks make an ensemble that is more accurate than
-  either. So the cores are split into one-thread workers, unless a network would then get
-  fewer than :data:`MIN_EPOCH_SHARE` of its init's epochs: then fewer workers with more
-  threads each.
+- **workers x threads**: one-thread workers, unless a network would then get too few of
+  its epochs (:func:`~automl_fashion.search.layout.layout`).
 - **what runs first.** One init of the strongest network family per worker (each with
   its own seed: trial numbers differ), its epochs cut to what fits (or, at long budgets,
   lengthened: :func:`longer_schedule`); where one worker has time for the family's
@@ -21,19 +17,28 @@ It decides:
   A family that does not fit is not queued and the plan says why; the sampler can still
   draw it later. Families the user named are always queued.
 - **time kept for the end**: shutting the workers down and exporting the ensemble the plan
-  expects (its members' predictions on the test and validation images dominate).
+  expects (its members' predictions on the test and validation images dominate:
+  :func:`~automl_fashion.search.layout.export_reserve`).
 
 ``--jobs``/``--threads`` and ``--families`` override the layout and the skipping.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from automl_fashion.families._schedule import MIN_EPOCHS
+from automl_fashion.search.layout import (
+    EXPORT_BASE_SECONDS,
+    MIN_EPOCH_SHARE,
+    SHUTDOWN_SECONDS,
+    STARTUP_SECONDS,
+    export_reserve,
+    layout,
+)
+from automl_fashion.search.speeds import Speeds
 
 #: The order of the warm start: the strongest family first, since on a short budget it needs
 #: the whole clock. resnet last: on a CPU its init does not beat cnn's (README).
@@ -50,13 +55,6 @@ NETWORKS = ("cnn", "resnet")
 #: network was cut at half its schedule. Measured over three seeds, this order is neutral
 #: at 10 minutes (93.56% median test against 93.60%: README).
 PARTNERS = ("svm",)
-#: Seconds from the start of a search to its workers' first trial (spawn, imports, data).
-STARTUP_SECONDS = 10.0
-#: Seconds kept at the end for stopping the workers (at most 5% of the budget).
-SHUTDOWN_SECONDS = 5.0
-#: A network run on its own worker gets at least this share of its init's epochs, or the
-#: layout uses fewer, wider workers.
-MIN_EPOCH_SHARE = 0.6
 #: Network inits per worker that the plan queues at most (seeds differ), where they fit.
 NETWORK_ROUNDS = 2
 #: At long budgets the warm-start networks train longer schedules, up to this share of each
@@ -75,48 +73,6 @@ MAX_EPOCH_FACTOR = 2.0
 #: 2-hour search the long networks (22 epochs) took a fifth of the time and the sampler's
 #: 33-epoch cnn beat all four of them by 0.3-0.5 validation points.
 LONG_SHARE = 0.65
-#: Seconds an export takes besides predicting: ONNX graph, checks, calibration, card, files.
-#: (10-minute searches with the planner ended 19-34 s inside their budget with 15 s here and
-#: the members' predictions counted twice: their exports took 5-20 s.)
-EXPORT_BASE_SECONDS = 12.0
-
-
-@dataclass(frozen=True)
-class Speeds:
-    """How fast this machine trains each family's init, on one thread.
-
-    ``fit_seconds``: a family's whole init fit; families missing are of unknown cost (never
-    skipped). ``epochs``: the init's epochs, for families trained in epochs (the plan may
-    shorten them). ``speedup``: how much faster a trial runs on twice the threads.
-    ``predict_seconds``: predicting the 10,000 test images (the export's cost per member).
-    """
-
-    fit_seconds: Mapping[str, float]
-    epochs: Mapping[str, int] = field(default_factory=dict)
-    speedup: float = 1.7
-    predict_seconds: Mapping[str, float] = field(default_factory=dict)
-    #: A network family's ``long`` configuration's whole fit on one thread (where timed);
-    #: its prediction cost is ``predict_seconds["<family>:long"]``.
-    long_seconds: Mapping[str, float] = field(default_factory=dict)
-    source: str = "made up"
-
-    def fit_time(self, family: str, threads: int, epochs: int | None = None) -> float | None:
-        """Seconds for ``family``'s init on ``threads`` threads (``epochs`` of them), or None."""
-        if family not in self.fit_seconds:
-            return None
-        seconds = self._on(threads, self.fit_seconds[family])
-        planned = self.epochs.get(family)
-        if epochs is not None and planned:
-            seconds *= epochs / planned
-        return seconds
-
-    def long_time(self, family: str, threads: int) -> float | None:
-        """Seconds for ``family``'s long configuration on ``threads`` threads, or None."""
-        seconds = self.long_seconds.get(family)
-        return None if seconds is None else self._on(threads, seconds)
-
-    def _on(self, threads: int, seconds: float) -> float:
-        return seconds / self.speedup ** math.log2(max(1, threads))
 
 
 @dataclass(frozen=True)
@@ -156,16 +112,6 @@ class Plan:
         d["reserve"] = round(self.reserve, 1)
         d["reasons"] = list(self.reasons)
         return d
-
-
-def export_reserve(budget: float, members: Sequence[str], speeds: Speeds) -> float:
-    """Seconds kept for exporting an ensemble of ``members``: a base plus predicting the
-    test images with each (unknown families count as the slowest known; the validation
-    probabilities are saved with the trials), at most a tenth of the budget."""
-    known = list(speeds.predict_seconds.values())
-    slowest = max(known, default=2.0)
-    predict = sum(speeds.predict_seconds.get(m, slowest) for m in members)
-    return min(0.1 * budget, EXPORT_BASE_SECONDS + predict)
 
 
 def make_plan(
@@ -220,9 +166,7 @@ def make_plan(
         jobs = max(1, min(gpus, max_jobs or gpus))
         threads, why = max(1, cores // jobs), f"{jobs} worker(s), one per GPU"
     else:
-        jobs, threads, why = _layout(
-            cores, jobs, threads, max_jobs, network, net_time, work, speeds
-        )
+        jobs, threads, why = layout(cores, jobs, threads, max_jobs, network, net_time, work, speeds)
     reasons.append(why)
 
     queue: list[Queued] = []
@@ -377,44 +321,6 @@ def longer_schedule(
     return max(planned, min(cap if most is None else min(cap, most), int(fits)))
 
 
-def _layout(
-    cores: int,
-    jobs: int | None,
-    threads: int | None,
-    max_jobs: int | None,
-    network: str | None,
-    net_time: float | None,
-    work: float,
-    speeds: Speeds,
-) -> tuple[int, int, str]:
-    """(workers, threads per worker, why)."""
-    limit = max(1, min(cores, max_jobs or cores))
-    if jobs is not None or threads is not None:
-        if jobs is None:
-            t = threads or 1
-            return max(1, min(cores // t, limit)), t, "workers x threads as given"
-        return jobs, threads or max(1, cores // jobs), "workers x threads as given"
-    if network is None or net_time is None:
-        return limit, 1, f"{limit} one-thread worker(s): no network to give more threads"
-    planned = speeds.epochs.get(network) or 1
-    j = limit
-    while j > 1:
-        t = max(1, cores // j)
-        per_epoch = (speeds.fit_time(network, t) or 0.0) / planned
-        if per_epoch <= 0 or work / per_epoch >= MIN_EPOCH_SHARE * planned:
-            break
-        j = max(1, j // 2)
-    t = max(1, cores // j)
-    if j == limit:
-        why = f"{j} worker(s) x {t} thread(s): independent trials use the cores best"
-    else:
-        why = (
-            f"{j} worker(s) x {t} thread(s): on {limit} one-thread workers each {network} "
-            f"would get under {MIN_EPOCH_SHARE:.0%} of its {planned} epochs in this budget"
-        )
-    return j, t, why
-
-
 def _about(seconds: float | None) -> str:
     return f" (~{seconds:.0f} s)" if seconds is not None else ""
 
@@ -425,8 +331,6 @@ __all__ = [
     "WARM_START_ORDER",
     "Plan",
     "Queued",
-    "Speeds",
-    "export_reserve",
     "long_rounds",
     "longer_schedule",
     "make_plan",

@@ -147,7 +147,7 @@ def test_the_plan_lengthens_networks_only_within_the_spaces_epochs(
     from automl_fashion.data import sets
     from automl_fashion.search import loop
     from automl_fashion.search.config import SearchConfig
-    from automl_fashion.search.plan import Speeds
+    from automl_fashion.search.speeds import Speeds
     from automl_fashion.search_space import spaces_dir
 
     spaces = tmp_path / "spaces"

@@ -1,0 +1,49 @@
+"""How fast this machine trains each family: what :mod:`~automl_fashion.search.calibrate`
+measures in a few seconds and the budget plan (:mod:`~automl_fashion.search.plan`) reads."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Speeds:
+    """How fast this machine trains each family's init, on one thread.
+
+    ``fit_seconds``: a family's whole init fit; families missing are of unknown cost (never
+    skipped). ``epochs``: the init's epochs, for families trained in epochs (the plan may
+    shorten them). ``speedup``: how much faster a trial runs on twice the threads.
+    ``predict_seconds``: predicting the 10,000 test images (the export's cost per member).
+    """
+
+    fit_seconds: Mapping[str, float]
+    epochs: Mapping[str, int] = field(default_factory=dict)
+    speedup: float = 1.7
+    predict_seconds: Mapping[str, float] = field(default_factory=dict)
+    #: A network family's ``long`` configuration's whole fit on one thread (where timed);
+    #: its prediction cost is ``predict_seconds["<family>:long"]``.
+    long_seconds: Mapping[str, float] = field(default_factory=dict)
+    source: str = "made up"
+
+    def fit_time(self, family: str, threads: int, epochs: int | None = None) -> float | None:
+        """Seconds for ``family``'s init on ``threads`` threads (``epochs`` of them), or None."""
+        if family not in self.fit_seconds:
+            return None
+        seconds = self._on(threads, self.fit_seconds[family])
+        planned = self.epochs.get(family)
+        if epochs is not None and planned:
+            seconds *= epochs / planned
+        return seconds
+
+    def long_time(self, family: str, threads: int) -> float | None:
+        """Seconds for ``family``'s long configuration on ``threads`` threads, or None."""
+        seconds = self.long_seconds.get(family)
+        return None if seconds is None else self._on(threads, seconds)
+
+    def _on(self, threads: int, seconds: float) -> float:
+        return seconds / self.speedup ** math.log2(max(1, threads))
+
+
+__all__ = ["Speeds"]
