@@ -318,7 +318,9 @@ def longer_schedule(
         return planned or 0
     fits = planned * share * work / (NETWORK_ROUNDS * seconds)
     cap = int(MAX_EPOCH_FACTOR * planned)
-    return max(planned, min(cap if most is None else min(cap, most), int(fits)))
+    if most is not None:
+        cap = min(cap, most)
+    return max(planned, min(cap, int(fits)))
 
 
 def _about(seconds: float | None) -> str:
