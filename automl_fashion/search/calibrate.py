@@ -42,6 +42,10 @@ REFERENCE_IMAGES = 50_000
 #: A training epoch costs this much more than its steps timed alone: validation, augmentation,
 #: and two workers sharing the memory bus (a 10-minute search: 28 s per epoch, 22.3 s of steps).
 EPOCH_OVERHEAD = 1.3
+#: The same on a GPU, where a step's kernels take less time than launching them: what the
+#: timed steps leave out weighs more. Measured once, on an H200 (a 10-minute search,
+#: 2026-11-27): its 40-epoch cnn, timed at 40 s of steps, took 88 and 94 s.
+GPU_EPOCH_OVERHEAD = 2.3
 #: Timed steps per measurement, after as many warm-up steps.
 STEPS = 5
 #: Measurements per network, alternating one and two threads, the fastest kept. One burst
@@ -128,6 +132,7 @@ def measure_speeds(
     could take at most ``long_within`` seconds on one thread: at least its epochs at the
     init's speed (it is never smaller). On short budgets it is not timed at all."""
     factor = REFERENCE_GFLOPS / max(1e-3, matmul_gflops())
+    overhead = EPOCH_OVERHEAD if device == "cpu" else GPU_EPOCH_OVERHEAD
     scale = n_train / REFERENCE_IMAGES * math.prod(info.shape) / math.prod(FASHION_MNIST.shape)
     fit: dict[str, float] = {}
     epochs: dict[str, int] = {}
@@ -162,7 +167,8 @@ def measure_speeds(
             longs = {
                 fam: cfg
                 for fam, cfg in longs.items()
-                if _fit(one[fam], n_train, batches[fam], int(cfg.get("epochs", 10))) <= long_within
+                if _fit(one[fam], n_train, batches[fam], int(cfg.get("epochs", 10)), overhead)
+                <= long_within
             }
         for fam, cfg in longs.items():
             step, long_batch[fam] = step_seconds(fam, 1, spaces_dir, device, info, params=cfg)
@@ -171,9 +177,9 @@ def measure_speeds(
             slowest = slowest or max(one, key=lambda f: one[f])
             two = min(two, step_seconds(slowest, 2, spaces_dir, info=info)[0])
     for fam in networks:
-        fit[fam] = _fit(one[fam], n_train, batches[fam], epochs[fam])
+        fit[fam] = _fit(one[fam], n_train, batches[fam], epochs[fam], overhead)
     long_fit = {
-        fam: _fit(long_one[fam], n_train, long_batch[fam], int(cfg.get("epochs", 10)))
+        fam: _fit(long_one[fam], n_train, long_batch[fam], int(cfg.get("epochs", 10)), overhead)
         for fam, cfg in longs.items()
     }
     for fam in longs:  # predicting costs what a step does, relative to init's
@@ -188,13 +194,16 @@ def measure_speeds(
         predict_seconds=predict,
         long_seconds=long_fit,
         source=f"measured: matmul x{1 / factor:.2f} of the reference machine, "
-        f"{speedup:.2f}x on 2 threads",
+        + (f"{speedup:.2f}x on 2 threads" if device == "cpu" else f"networks on {device}"),
+        device=device,
     )
 
 
-def _fit(step: float, n_train: int, batch: int, epochs: int) -> float:
+def _fit(
+    step: float, n_train: int, batch: int, epochs: int, overhead: float = EPOCH_OVERHEAD
+) -> float:
     """Seconds for ``epochs`` of ``n_train`` images, in steps of ``batch`` taking ``step``."""
-    return step * math.ceil(n_train / batch) * EPOCH_OVERHEAD * epochs
+    return step * math.ceil(n_train / batch) * overhead * epochs
 
 
 __all__ = ["matmul_gflops", "measure_speeds", "step_seconds"]

@@ -7,6 +7,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+#: The families other than networks are assumed to get faster up to this many threads and
+#: no further. The speedup is measured on two threads (a network's); extrapolated to 16,
+#: a 10-minute search on a 16-core GPU machine planned the svm's init at 10 s (it took 115 s
+#: on 16 threads, slower than on one here), boosting's at 10 s (37 s), linear's at 3 s (6 s).
+SCALED_THREADS = 2
+
 
 @dataclass(frozen=True)
 class Speeds:
@@ -16,6 +22,8 @@ class Speeds:
     skipped). ``epochs``: the init's epochs, for families trained in epochs (the plan may
     shorten them). ``speedup``: how much faster a trial runs on twice the threads.
     ``predict_seconds``: predicting the 10,000 test images (the export's cost per member).
+    ``device``: where the networks were timed and will train; on a GPU their time does not
+    depend on the CPU threads.
     """
 
     fit_seconds: Mapping[str, float]
@@ -26,12 +34,13 @@ class Speeds:
     #: its prediction cost is ``predict_seconds["<family>:long"]``.
     long_seconds: Mapping[str, float] = field(default_factory=dict)
     source: str = "made up"
+    device: str = "cpu"
 
     def fit_time(self, family: str, threads: int, epochs: int | None = None) -> float | None:
         """Seconds for ``family``'s init on ``threads`` threads (``epochs`` of them), or None."""
         if family not in self.fit_seconds:
             return None
-        seconds = self._on(threads, self.fit_seconds[family])
+        seconds = self._on(family, threads, self.fit_seconds[family])
         planned = self.epochs.get(family)
         if epochs is not None and planned:
             seconds *= epochs / planned
@@ -40,10 +49,19 @@ class Speeds:
     def long_time(self, family: str, threads: int) -> float | None:
         """Seconds for ``family``'s long configuration on ``threads`` threads, or None."""
         seconds = self.long_seconds.get(family)
-        return None if seconds is None else self._on(threads, seconds)
+        return None if seconds is None else self._on(family, threads, seconds)
 
-    def _on(self, threads: int, seconds: float) -> float:
-        return seconds / self.speedup ** math.log2(max(1, threads))
+    def _on(self, family: str, threads: int, seconds: float) -> float:
+        """``seconds`` on one thread, on ``threads``: a network (a family trained in
+        epochs) gains ``speedup`` per doubling on a CPU and nothing on a GPU; the others
+        gain it up to :data:`SCALED_THREADS`."""
+        network = family in self.epochs
+        if network and self.device != "cpu":
+            return seconds
+        doublings = math.log2(max(1, threads))
+        if not network:
+            doublings = min(doublings, math.log2(SCALED_THREADS))
+        return seconds / self.speedup**doublings
 
 
-__all__ = ["Speeds"]
+__all__ = ["SCALED_THREADS", "Speeds"]

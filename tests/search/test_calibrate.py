@@ -92,3 +92,26 @@ def test_a_long_configuration_is_timed_only_where_the_budget_could_hold_it(
     epoch = 0.2 * 10 * calibrate.EPOCH_OVERHEAD  # 10 steps of 100 images
     assert speeds.long_seconds["cnn"] == pytest.approx(epoch * long["epochs"])
     assert speeds.predict_seconds["cnn:long"] == pytest.approx(4 * speeds.predict_seconds["cnn"])
+
+
+def test_networks_timed_on_a_gpu_count_the_gpus_overhead_and_no_thread_speedup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a GPU the timed steps leave out more of an epoch (an H200 took 88-94 s for a
+    cnn timed at 40 s of steps); its speed does not depend on the CPU threads."""
+    from automl_fashion.search import calibrate
+
+    devices: list[tuple[int, object]] = []
+
+    def timed(family: str, threads: int, spaces: object, device: object, *a: object) -> tuple:
+        devices.append((threads, device))
+        return 0.002, 100
+
+    monkeypatch.setattr(calibrate, "step_seconds", timed)
+    speeds = measure_speeds(["cnn", "svm"], n_train=1_000, cores=16, device="cuda")
+    assert set(devices) == {(1, "cuda")}  # no two-thread measurement
+    epoch = 0.002 * 10 * calibrate.GPU_EPOCH_OVERHEAD  # 10 steps of 100 images
+    assert speeds.fit_seconds["cnn"] == pytest.approx(epoch * 16)
+    assert speeds.device == "cuda" and speeds.fit_time("cnn", 16) == speeds.fit_seconds["cnn"]
+    assert "networks on cuda" in speeds.source
+    assert measure_speeds(["svm"], n_train=1_000, cores=2).device == "cpu"

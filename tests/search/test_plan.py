@@ -157,6 +157,28 @@ def test_one_worker_per_gpu_with_the_cores_shared_among_them() -> None:
     assert make_plan(600, 16, ["svm"], SPEEDS, gpus=2).jobs == 16
 
 
+def test_on_a_gpu_the_networks_are_planned_at_their_measured_time_on_any_threads() -> None:
+    """As measured on a 16-core H200 machine (10 minutes): the 22-epoch long cnn at ~52 s,
+    the svm's reference fit. Its plan had divided both by 1.7 per doubling of 16 threads:
+    the long cnn planned at 6 s took 88-94 s (40 epochs), the svm at 10 s took 115 s."""
+    gpu = Speeds(
+        **{
+            **SPEEDS.__dict__,
+            "fit_seconds": {**SPEEDS.fit_seconds, "cnn": 31.0, "svm": 80.0},
+            "long_seconds": {"cnn": 52.0},
+            "device": "cuda",
+        }
+    )
+    plan = make_plan(600, 16, FIVE, gpu, gpus=1, long={"cnn": WIDE}, max_epochs={"cnn": 40})
+    assert (plan.jobs, plan.threads) == (1, 16)
+    nets = [q for q in plan.queue if q.family == "cnn"]
+    assert len(nets) == 2
+    for q in nets:
+        assert q.seconds == pytest.approx(52.0 * q.overrides["epochs"] / 22)
+    svm = next(q for q in plan.queue if q.family == "svm")
+    assert svm.seconds == pytest.approx(80.0 / 1.7)  # gains nothing past two threads
+
+
 def test_the_second_network_is_the_familys_variant_then_init_again() -> None:
     variant = {"shift": 1, "label_smoothing": 0.0}
     plan = make_plan(1200, 2, FIVE, SPEEDS, variants={"cnn": [variant]})
