@@ -129,6 +129,7 @@ def main() -> None:
         "refit_seconds": refit_s,
         "command": " ".join(cmd[1:]),
         "machine": machine(cores),
+        "plan": study.user_attrs.get("plan"),  # what the planner queued, and why
     }
     RESULTS.mkdir(exist_ok=True)
     name = args.name or f"search-{args.budget}"
