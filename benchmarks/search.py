@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,9 +64,14 @@ def main() -> None:
         *args.extra.split(),
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sampler = sample_gpus()
     start = time.monotonic()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     elapsed = time.monotonic() - start
+    gpus = None
+    if sampler is not None:
+        sampler.terminate()
+        gpus = gpu_utilisation(sampler.communicate(timeout=10)[0])
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     print(out.stdout, out.stderr, sep="\n")
@@ -129,12 +135,48 @@ def main() -> None:
         "refit_seconds": refit_s,
         "command": " ".join(cmd[1:]),
         "machine": machine(cores),
+        "gpu_utilisation": gpus,
         "plan": study.user_attrs.get("plan"),  # what the planner queued, and why
     }
     RESULTS.mkdir(exist_ok=True)
     name = args.name or f"search-{args.budget}"
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+
+
+def sample_gpus() -> subprocess.Popen[str] | None:
+    """nvidia-smi reading each GPU's utilisation every 5 s while the search runs, or None
+    where there is no nvidia-smi."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    query = ["--query-gpu=index,utilization.gpu", "--format=csv,noheader,nounits", "-l", "5"]
+    return subprocess.Popen(
+        [exe, *query], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+
+
+def gpu_utilisation(readings: str) -> dict[str, dict[str, float]] | None:
+    """Per GPU, from nvidia-smi's ``index, percent`` lines: the share of samples in which
+    it was busy at all, and its mean utilisation then (None: no readings)."""
+    per_gpu: dict[str, list[float]] = {}
+    for line in readings.splitlines():
+        index, _, percent = line.partition(",")
+        try:
+            per_gpu.setdefault(index.strip(), []).append(float(percent))
+        except ValueError:
+            continue  # "[N/A]", or a line cut off when the sampler stopped
+    result = {}
+    for index, values in per_gpu.items():
+        if not values:
+            continue
+        busy = [v for v in values if v > 0]
+        result[index] = {
+            "samples": len(values),
+            "busy_share": round(len(busy) / len(values), 3),
+            "mean_percent_when_busy": round(sum(busy) / len(busy), 1) if busy else 0.0,
+        }
+    return result or None
 
 
 def machine(cores: int) -> dict[str, object]:

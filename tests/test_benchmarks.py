@@ -42,3 +42,16 @@ def test_compare_quick_runs_every_system_and_writes_its_results(tmp_path: Path) 
     assert [m["system"] for m in report["summary"]] == [r["system"] for r in report["rows"]]
     assert all(m["seeds"] == [0] for m in report["summary"])
     assert not (results / "compare-quick-partial.json").exists()
+
+
+def test_the_search_benchmark_summarises_each_gpus_utilisation() -> None:
+    """nvidia-smi's readings while a GPU search runs: how often each GPU was busy, and how
+    busy then (an H200 search read 0% in half its samples and 18% in the rest)."""
+    from benchmarks.search import gpu_utilisation
+
+    readings = "0, 0\n1, 50\n0, 20\n1, 50\n0, 30\n1, [N/A]\n0, 0\n1,"
+    assert gpu_utilisation(readings) == {
+        "0": {"samples": 4, "busy_share": 0.5, "mean_percent_when_busy": 25.0},
+        "1": {"samples": 2, "busy_share": 1.0, "mean_percent_when_busy": 50.0},
+    }
+    assert gpu_utilisation("") is None
