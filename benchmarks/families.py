@@ -5,6 +5,11 @@ comparison in the README. One family at a time (never two trainings at once).
 
     python benchmarks/families.py [--threads 2] [--families cnn,svm]
     python benchmarks/families.py --device cuda --families cnn,resnet   # on a GPU
+    python benchmarks/families.py --device cuda --families cnn --set width=64,batch_size=512
+
+``--set`` changes each family's init (values as YAML reads them) without the search space's
+range checks, to try sizes outside it (a GPU's batches); its results go to
+``<stem>-set.json``.
 
 Torch families also report training images per second (epochs x training images / fit
 seconds). Results: benchmarks/results/families.json and .md for the README's setting (CPU,
@@ -14,6 +19,7 @@ seconds). Results: benchmarks/results/families.json and .md for the README's set
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import time
@@ -33,16 +39,26 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--families", default=",".join(families.names()))
     parser.add_argument("--device", default="cpu", help="torch families: cpu, cuda, cuda:N")
+    parser.add_argument("--set", default="", help="KEY=VALUE[,KEY=VALUE...] over each init")
     args = parser.parse_args()
+    changes = parse_set(args.set)
     stem = (
         "families"
         if args.device == "cpu" and args.threads == 2
         else f"families-{args.device.replace(':', '')}-{args.threads}t"
-    )
+    ) + ("-set" if changes else "")
     split = load_split()
     rows = []
     for name in args.families.split(","):
-        model = families.create(name, threads=args.threads, device=args.device)
+        if changes:
+            space = load_space(name)
+            unknown = set(changes) - set(space.init) - {p.name for p in space.params}
+            if unknown:
+                raise SystemExit(f"--set: {name} has no parameter {', '.join(sorted(unknown))}")
+            params = {**space.init, **changes}
+            model = families.get(name)(params, threads=args.threads, device=args.device)
+        else:
+            model = families.create(name, threads=args.threads, device=args.device)
         model.fit(
             split, lambda step, acc, n=name: print(f"  {n} rung {step}: {acc:.4f}", flush=True)
         )
@@ -55,7 +71,7 @@ def main() -> None:
             "fit_seconds": round(model.fit_seconds_, 1),
             "predict_ms_per_1000": round(predict_s / len(split.y_val) * 1e6, 2),
             "device": args.device if getattr(model, "uses_torch", False) else "cpu",
-            "init": load_space(name).init,
+            "init": dict(model.params),
         }
         if model.fidelity == "epochs":
             epochs = int(model.params.get("epochs", 0))
@@ -86,6 +102,23 @@ def main() -> None:
     ]
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def parse_set(text: str) -> dict[str, object]:
+    """``width=64,batch_size=512`` as ``{"width": 64, "batch_size": 512}``."""
+    import yaml
+
+    changes: dict[str, object] = {}
+    for item in filter(None, text.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise SystemExit(f"--set: {item!r} is not KEY=VALUE")
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads 1e-3 as text
+            with contextlib.suppress(ValueError):
+                parsed = float(parsed)
+        changes[key.strip()] = parsed
+    return changes
 
 
 if __name__ == "__main__":

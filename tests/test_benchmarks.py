@@ -55,3 +55,18 @@ def test_the_search_benchmark_summarises_each_gpus_utilisation() -> None:
         "1": {"samples": 2, "busy_share": 1.0, "mean_percent_when_busy": 50.0},
     }
     assert gpu_utilisation("") is None
+
+
+def test_the_families_benchmark_reads_its_changes_to_the_inits() -> None:
+    from benchmarks.families import parse_set
+
+    assert parse_set("width=64,batch_size=512,flip=false,lr=1e-3,schedule=cosine") == {
+        "width": 64,
+        "batch_size": 512,
+        "flip": False,
+        "lr": 0.001,
+        "schedule": "cosine",
+    }
+    assert parse_set("") == {}
+    with pytest.raises(SystemExit, match="--set: 'width' is not KEY=VALUE"):
+        parse_set("width")
