@@ -73,6 +73,13 @@ MAX_EPOCH_FACTOR = 2.0
 #: 2-hour search the long networks (22 epochs) took a fifth of the time and the sampler's
 #: 33-epoch cnn beat all four of them by 0.3-0.5 validation points.
 LONG_SHARE = 0.65
+#: Workers per GPU where the cores give each at least MIN_GPU_THREADS threads. With one, a
+#: 10-minute search on an H200 left the GPU idle in half its samples (that worker ran the
+#: classical families in turn) and 82% idle while its cnn trained (batch 128): a second
+#: worker trains a network beside the first or while the first runs a classical family.
+#: Not measured yet: the next GPU run measures it against that one (94.41%, README).
+WORKERS_PER_GPU = 2
+MIN_GPU_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,7 @@ def make_plan(
     ``jobs``/``threads``: the user's layout, if given. ``max_jobs``: memory's limit on
     workers. ``named``: the user chose the families (none is skipped). ``seen``: families
     already in the study (resumed; not warm-started again). ``export``: an export follows.
-    ``gpus``: CUDA devices the networks train on (one worker each). ``variants``: per
+    ``gpus``: CUDA devices the networks train on (WORKERS_PER_GPU each). ``variants``: per
     family, changes to its init for the second, third... network (see ``SearchSpace``).
     ``long``: per family, changes to its init for long budgets (``SearchSpace.long``; used
     where ``speeds`` timed it and one fits in :data:`LONG_SHARE` of a worker's time).
@@ -163,8 +170,11 @@ def make_plan(
     work = budget - STARTUP_SECONDS - reserve  # seconds each worker trains
 
     if gpus > 0 and network is not None and jobs is None and threads is None:
-        jobs = max(1, min(gpus, max_jobs or gpus))
-        threads, why = max(1, cores // jobs), f"{jobs} worker(s), one per GPU"
+        per_gpu = max(1, min(WORKERS_PER_GPU, cores // (gpus * MIN_GPU_THREADS)))
+        jobs = max(1, min(gpus * per_gpu, max_jobs or gpus * per_gpu))
+        threads = max(1, cores // jobs)
+        why = f"{jobs} worker(s) x {threads} thread(s), {per_gpu} per GPU: "
+        why += "networks train while the others run" if per_gpu > 1 else "too few cores for more"
     else:
         jobs, threads, why = layout(cores, jobs, threads, max_jobs, network, net_time, work, speeds)
     reasons.append(why)

@@ -85,7 +85,8 @@ def cuda_devices(device: str, families: list[str]) -> int:
 
 
 def worker_device(device: str, index: int, gpus: int) -> str:
-    """The device of worker ``index``: with several GPUs, one worker per GPU (``cuda:i``);
+    """The device of worker ``index``: with several GPUs, spread over them (``cuda:i``
+    for ``i = index % gpus``);
     otherwise ``device`` as given (``auto`` picks the one GPU, or the CPU)."""
     if gpus > 1 and device in ("auto", "cuda"):
         return f"cuda:{index % gpus}"

@@ -148,11 +148,17 @@ def test_the_plan_is_json_for_the_study() -> None:
     assert d["skipped"].keys() == plan.skipped.keys()
 
 
-def test_one_worker_per_gpu_with_the_cores_shared_among_them() -> None:
+def test_two_workers_per_gpu_with_the_cores_shared_among_them() -> None:
     plan = make_plan(600, 16, FIVE, SPEEDS, gpus=2)
-    assert (plan.jobs, plan.threads) == (2, 8)
-    assert families_of(plan)[:2] == ["cnn", "cnn"]
-    assert "one per GPU" in plan.reasons[0]
+    assert (plan.jobs, plan.threads) == (4, 4)
+    assert families_of(plan)[:4] == ["cnn"] * 4
+    assert "2 per GPU" in plan.reasons[0]
+    # each worker keeps two threads at least: fewer workers on fewer cores
+    assert (
+        make_plan(600, 6, FIVE, SPEEDS, gpus=2).jobs,
+        make_plan(600, 2, FIVE, SPEEDS, gpus=1).jobs,
+    ) == (2, 1)
+    assert make_plan(600, 16, FIVE, SPEEDS, gpus=2, max_jobs=3).jobs == 3  # memory's limit
     # without a network, the GPUs do not decide the layout
     assert make_plan(600, 16, ["svm"], SPEEDS, gpus=2).jobs == 16
 
@@ -170,9 +176,9 @@ def test_on_a_gpu_the_networks_are_planned_at_their_measured_time_on_any_threads
         }
     )
     plan = make_plan(600, 16, FIVE, gpu, gpus=1, long={"cnn": WIDE}, max_epochs={"cnn": 40})
-    assert (plan.jobs, plan.threads) == (1, 16)
+    assert (plan.jobs, plan.threads) == (2, 8)
     nets = [q for q in plan.queue if q.family == "cnn"]
-    assert len(nets) == 2
+    assert len(nets) == 4  # two rounds on each worker
     for q in nets:
         assert q.seconds == pytest.approx(52.0 * q.overrides["epochs"] / 22)
     svm = next(q for q in plan.queue if q.family == "svm")
