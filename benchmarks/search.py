@@ -82,7 +82,8 @@ def main() -> None:
     in_trials = sum(t.user_attrs.get("trial_seconds", 0.0) for t in trials)
     per_family = {
         fam: dict(Counter(t.state.name.lower() for t in trials if t.params.get("family") == fam))
-        for fam in sorted({str(t.params.get("family")) for t in trials})
+        # a trial still waiting in the queue at the end has no family yet
+        for fam in sorted({str(t.params["family"]) for t in trials if "family" in t.params})
     }
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     best = max(complete, key=lambda t: t.value or 0.0)
