@@ -52,7 +52,7 @@ def main() -> None:
     for name in args.families.split(","):
         if changes:
             space = load_space(name)
-            unknown = set(changes) - set(space.init) - {p.name for p in space.params}
+            unknown = set(changes) - {p.name for p in space.params}  # init's are among them
             if unknown:
                 raise SystemExit(f"--set: {name} has no parameter {', '.join(sorted(unknown))}")
             params = {**space.init, **changes}

@@ -164,13 +164,12 @@ def gpu_utilisation(readings: str) -> dict[str, dict[str, float]] | None:
     for line in readings.splitlines():
         index, _, percent = line.partition(",")
         try:
-            per_gpu.setdefault(index.strip(), []).append(float(percent))
+            value = float(percent)
         except ValueError:
             continue  # "[N/A]", or a line cut off when the sampler stopped
+        per_gpu.setdefault(index.strip(), []).append(value)
     result = {}
     for index, values in per_gpu.items():
-        if not values:
-            continue
         busy = [v for v in values if v > 0]
         result[index] = {
             "samples": len(values),
