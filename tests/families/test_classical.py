@@ -140,6 +140,43 @@ def test_boosting_report_exception_propagates_out_of_xgboost(tiny_split: Split) 
     assert [s for s, _ in model.history_] == [10, 20]
 
 
+def test_boosting_ends_before_the_deadline_with_the_trees_it_has(tiny_split: Split) -> None:
+    """A booster that cannot train all its rounds in time keeps the ones it trained (as a
+    network shortens its schedule) instead of being stopped at the deadline with nothing:
+    the fit returns before the deadline, and ``n_rounds`` says how many rounds it had."""
+    import time
+
+    from automl_fashion.families.boosting import FINISH_SECONDS
+
+    def slow(step: int, acc: float) -> None:
+        time.sleep(0.2)  # 500 rounds need > 10 s; the deadline comes after ~3
+
+    p = quick_boosting(n_rounds=500, early_stopping_rounds=50, eta=0.02)
+    model = families.create("boosting", p, threads=1)
+    deadline = time.time() + FINISH_SECONDS + 3.0
+    model.fit(tiny_split, slow, deadline=deadline)
+    assert time.time() < deadline
+    trained = model.rounds_trained_
+    assert 10 <= trained < 500
+    assert model.params["n_rounds"] == trained  # recorded, as a network's shorter epochs
+    assert model.history_[-1][0] == trained
+    assert model.booster_.num_boosted_rounds() <= trained
+    assert model.predict(tiny_split.X_val).shape == (len(tiny_split.y_val),)
+    # early stopping is not a deadline: n_rounds stays what was asked for
+    model = families.create("boosting", quick_boosting(n_rounds=300, early_stopping_rounds=5))
+    model.fit(tiny_split, deadline=time.time() + 3600)
+    assert model.rounds_trained_ < 300 and model.params["n_rounds"] == 300
+
+
+def test_boosting_stops_where_one_more_round_would_end_too_close_to_the_deadline() -> None:
+    from automl_fashion.families.boosting import FINISH_SECONDS, ends_past
+
+    assert not ends_past(None, 1e12, 5.0)
+    assert not ends_past(100.0, 0.0, 100.0 - FINISH_SECONDS - 1)
+    assert ends_past(100.0, 0.0, 100.0 - FINISH_SECONDS + 1)
+    assert ends_past(100.0, 95.0, 0.1)  # inside the finishing margin
+
+
 # -- search spaces ----------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("name", "bad"),
