@@ -160,16 +160,48 @@ def make_plan(
     wide = network is not None and network in speeds.long_seconds and network in (long or {})
     rough = budget - STARTUP_SECONDS - SHUTDOWN_SECONDS - EXPORT_BASE_SECONDS
     members: list[str] = []
+    rounds = 0
     if network is not None:
         rounds = long_rounds(speeds.long_time(network, 1), rough) if wide else 0
         members = [f"{network}:long"] * cores * rounds if rounds else [network] * cores
-    members += [f for f in ordered if f != network][:2]
-    reserve = min(SHUTDOWN_SECONDS, 0.05 * budget) + (
-        export_reserve(budget, members, speeds) if export else 0.0
-    )
+    partners = [f for f in ordered if f != network][:2]
+
+    def seconds_kept(members: list[str]) -> float:
+        """Seconds kept at the end: the workers' shutdown and exporting ``members``."""
+        shutdown = min(SHUTDOWN_SECONDS, 0.05 * budget)
+        return shutdown + (export_reserve(budget, members, speeds) if export else 0.0)
+
+    reserve = seconds_kept(members + partners)
     work = budget - STARTUP_SECONDS - reserve  # seconds each worker trains
 
-    if gpus > 0 and network is not None and jobs is None and threads is None:
+    # where no long configuration fits a one-thread worker: one long network on every core?
+    solo = 0
+    alone = jobs is None and threads is None and gpus == 0 and cores > 1
+    if wide and network is not None and not rounds and alone:
+        solo_reserve = seconds_kept([f"{network}:long", *partners])
+        long_epochs = int((long or {})[network].get("epochs") or speeds.epochs.get(network) or 0)
+        partner = sum(
+            speeds.fit_time(f, cores) or 0.0 for f in ordered if f in PARTNERS and f != network
+        )
+        solo = solo_epochs(
+            speeds.long_time(network, cores),
+            long_epochs,
+            budget - STARTUP_SECONDS - solo_reserve,
+            partner,
+            most=(max_epochs or {}).get(network),
+        )
+        if solo:
+            reserve = solo_reserve
+            work = budget - STARTUP_SECONDS - reserve
+
+    if solo:
+        jobs, threads = 1, cores
+        why = (
+            f"1 worker x {cores} thread(s): one {network} long configuration on every core; "
+            f"on one-thread workers it would not fit, and two seeds of a network average to "
+            f"little more than either"
+        )
+    elif gpus > 0 and network is not None and jobs is None and threads is None:
         per_gpu = max(1, min(WORKERS_PER_GPU, cores // (gpus * MIN_GPU_THREADS)))
         jobs = max(1, min(gpus * per_gpu, max_jobs or gpus * per_gpu))
         threads = max(1, cores // jobs)
@@ -193,7 +225,27 @@ def make_plan(
         return {**cycle[k % len(cycle)], **overrides}
 
     longer: dict[str, Any] = {}  # the networks' epochs, where the budget lengthens them
-    if network is not None:
+    if network is not None and solo:
+        # the families that join its ensembles first (a minute): the network then measures its
+        # first epoch and shortens its schedule to the time left, if the plan misjudged it
+        first = [f for f in ordered if f in PARTNERS and f != network and f not in seen]
+        for fam in first:
+            seconds = speeds.fit_time(fam, threads)
+            queue.append(Queued(fam, {}, seconds))
+            free[0] -= seconds or 0.0
+        solo_cfg = {**(long or {})[network], "epochs": solo}
+        solo_base = int((long or {})[network].get("epochs") or speeds.epochs.get(network) or solo)
+        solo_seconds = (speeds.long_time(network, threads) or 0.0) * solo / max(1, solo_base)
+        queue.append(Queued(network, solo_cfg, solo_seconds))
+        free[0] -= solo_seconds
+        reasons.append(
+            f"{', '.join(first) + ' first, then ' if first else ''}one {network} long "
+            f"configuration, {solo} epochs"
+            f"{_about(solo_seconds)} (fewer if its first epoch shows they do not fit): more "
+            "epochs of the better network are worth more than a second one"
+        )
+        planned, per_worker, wide_rounds = None, None, 0
+    elif network is not None:
         planned = speeds.epochs.get(network)
         per_worker = speeds.fit_time(network, threads)
         most = (max_epochs or {}).get(network)
@@ -271,7 +323,8 @@ def make_plan(
     others = [f for f in ordered if f != network and f not in seen]
     # the families whose models join the networks' ensembles come before the second round of
     # networks; the rest only where time is left after it
-    warm_start([f for f in others if network is None or f in PARTNERS])
+    if not solo:  # (a lone long network has its partners queued before it)
+        warm_start([f for f in others if network is None or f in PARTNERS])
     # a second round of the network where it fits: more members for the ensemble before the
     # sampler explores (at longer budgets the sampler has the rest)
     if network is not None and per_worker:
@@ -312,6 +365,39 @@ def long_rounds(seconds: float | None, work: float) -> int:
     return max(0, min(NETWORK_ROUNDS, int(LONG_SHARE * work / seconds)))
 
 
+def solo_epochs(
+    seconds: float | None,
+    epochs: int,
+    work: float,
+    partner: float = 0.0,
+    *,
+    most: int | None = None,
+) -> int:
+    """Epochs for one long configuration (``seconds`` for its ``epochs`` on every core) on
+    a single worker with ``work`` seconds: 0 where fewer than :data:`MIN_EPOCH_SHARE` of its
+    epochs fit; else as many as fit beside its ``partner``'s seconds (the families that join
+    its ensembles; all of ``work`` where the partner would cut it below that share), at most
+    :data:`MAX_EPOCH_FACTOR` times its epochs and at most ``most``.
+
+    Measured on this machine (50,000 / 10,000 split, 2 cores): the cnn's long configuration
+    for 25 epochs on two threads reached 94.35% validation in 465 s; two of it for 15 epochs,
+    one thread each side by side (491-496 s), 94.12% and 94.18%, and averaged 94.17%; four
+    16-epoch inits and variants averaged 94.00%. With the svm: 94.61%, 94.44%, 94.14%."""
+    if not seconds or seconds <= 0 or epochs <= 0:
+        return 0
+    per_epoch = seconds / epochs
+    least = MIN_EPOCH_SHARE * epochs
+    if work / per_epoch < least:
+        return 0
+    fit = int((work - partner) / per_epoch)
+    if fit < least:
+        fit = int(work / per_epoch)
+    cap = int(MAX_EPOCH_FACTOR * epochs)
+    if most is not None:
+        cap = min(cap, most)
+    return max(1, min(fit, cap))
+
+
 def longer_schedule(
     planned: int | None,
     seconds: float | None,
@@ -346,4 +432,5 @@ __all__ = [
     "long_rounds",
     "longer_schedule",
     "make_plan",
+    "solo_epochs",
 ]

@@ -233,7 +233,8 @@ def test_a_long_budget_first_trains_the_familys_long_configuration(
     speeds = Speeds(
         **{**SPEEDS.__dict__, "long_seconds": {"cnn": long_seconds}, "predict_seconds": predict}
     )
-    plan = make_plan(budget, 2, FIVE, speeds, long={"cnn": WIDE})
+    # one-thread workers (on two, a long network that does not fit them trains alone: below)
+    plan = make_plan(budget, 2, FIVE, speeds, long={"cnn": WIDE}, threads=1)
     nets = [q for q in plan.queue if q.family == "cnn"]
     wide = [q for q in nets if q.overrides.get("width") == WIDE["width"]]
     assert len(wide) == 2 * rounds
@@ -282,3 +283,74 @@ def test_the_long_configuration_needs_its_timing_and_counts_in_the_export_reserv
     )
     plan = make_plan(3600, 2, FIVE, timed, long={"cnn": WIDE})
     assert plan.reserve == pytest.approx(5 + 12 + (30.0 + 30.0 + 0.3 + 8.2))
+
+
+def timed_long(long_seconds: float) -> Speeds:
+    predict = {**SPEEDS.predict_seconds, "cnn:long": 2.0}
+    return Speeds(
+        **{**SPEEDS.__dict__, "long_seconds": {"cnn": long_seconds}, "predict_seconds": predict}
+    )
+
+
+def test_a_long_network_too_slow_for_one_thread_trains_alone_on_every_core() -> None:
+    """10 minutes here: one-thread workers have no time for the long configuration (~1,075 s),
+    so one worker trains it on both threads (1,075 / 1.7 = 632 s for 22 epochs) for as many
+    epochs as fit after the svm, instead of four init networks: two seeds of one network
+    average to little more than either (README)."""
+    plan = make_plan(600, 2, FIVE, timed_long(1075.0), long={"cnn": WIDE}, max_epochs={"cnn": 40})
+    assert (plan.jobs, plan.threads) == (1, 2)
+    assert families_of(plan)[:2] == ["svm", "cnn"]
+    net = plan.queue[1]
+    work = 600 - 10 - plan.reserve
+    svm = 48.0 / 1.7
+    assert net.overrides == {**WIDE, "epochs": int((work - svm) / (1075.0 / 1.7 / 22))}  # 18
+    assert net.seconds == pytest.approx(1075.0 / 1.7 * 18 / 22)
+    assert families_of(plan).count("cnn") == 1  # no second network: no time for one
+    assert plan.reserve == pytest.approx(5 + 12 + 2.0 + 0.3 + 8.2)  # the long one, mlp, svm
+    assert "1 worker x 2 thread(s): one cnn long configuration" in plan.reasons[0]
+    assert plan.reasons[1].startswith("svm first, then one cnn long configuration, 18 epochs")
+
+
+@pytest.mark.parametrize(
+    ("budget", "epochs"),
+    [
+        (900, 22),  # (~862 s - the svm's 28) / 37.4 s an epoch on two threads
+        (1500, 38),  # more epochs than its 22 where they fit...
+        (1700, 40),  # ...up to the search space's most (MAX_EPOCH_FACTOR would allow 44)
+    ],
+)
+def test_a_lone_long_network_gets_the_time_its_partner_leaves(budget: int, epochs: int) -> None:
+    plan = make_plan(
+        budget, 2, FIVE, timed_long(1400.0), long={"cnn": WIDE}, max_epochs={"cnn": 40}
+    )
+    assert (plan.jobs, plan.threads) == (1, 2)
+    nets = [q for q in plan.queue if q.family == "cnn"]
+    assert len(nets) == 1 and nets[0].overrides["epochs"] == epochs
+    # the families that fit after it are queued, the rest skipped with a reason
+    assert plan.queue[0].family == "svm"
+
+
+def test_a_lone_long_network_needs_most_of_its_epochs_and_the_layout_free() -> None:
+    """Below MIN_EPOCH_SHARE of the long configuration's epochs, the inits as before; the
+    same where the user gave the layout, on one core, on a GPU or without its timing."""
+    short = make_plan(300, 2, FIVE, timed_long(1400.0), long={"cnn": WIDE})
+    assert all("width" not in q.overrides for q in short.queue)
+    for kwargs in ({"jobs": 2}, {"threads": 2}, {"gpus": 1}):
+        plan = make_plan(600, 2, FIVE, timed_long(1075.0), long={"cnn": WIDE}, **kwargs)
+        assert all("width" not in q.overrides for q in plan.queue), kwargs
+    one_core = make_plan(600, 1, FIVE, timed_long(1075.0), long={"cnn": WIDE})
+    assert all("width" not in q.overrides for q in one_core.queue)
+    untimed = make_plan(600, 2, FIVE, SPEEDS, long={"cnn": WIDE})
+    assert (untimed.jobs, untimed.threads) == (2, 1)
+
+
+def test_solo_epochs() -> None:
+    from automl_fashion.search.plan import solo_epochs
+
+    assert solo_epochs(None, 22, 600) == 0
+    assert solo_epochs(440.0, 22, 600, 40) == 28  # (600 - 40) / 20 s an epoch
+    assert solo_epochs(440.0, 22, 270) == 13  # 13.5 of 22 fit: at least 60%
+    assert solo_epochs(440.0, 22, 280, 40) == 14  # the partner would cut it below 60%: all
+    assert solo_epochs(440.0, 22, 260) == 0  # 13 of 22: under 60%
+    assert solo_epochs(440.0, 22, 5000) == 44  # at most twice its epochs
+    assert solo_epochs(440.0, 22, 5000, most=30) == 30
