@@ -5,7 +5,12 @@ A plain function of the budget, the cores and the speeds measured on this machin
 It decides:
 
 - **workers x threads**: one-thread workers, unless a network would then get too few of
-  its epochs (:func:`~automl_fashion.search.layout.layout`).
+  its epochs (:func:`~automl_fashion.search.layout.layout`); and one worker on every core
+  where the network family's ``long`` configuration fits no one-thread worker but most of
+  its epochs fit on all the cores (:func:`solo_epochs`: 10 to ~20 minutes on this
+  machine). That worker trains the svm, then the long network for as many epochs as are
+  left: two seeds of one network average to little more than either, and more epochs of
+  the better network are worth more.
 - **what runs first.** One init of the strongest network family per worker (each with
   its own seed: trial numbers differ), its epochs cut to what fits (or, at long budgets,
   lengthened: :func:`longer_schedule`); where one worker has time for the family's
