@@ -186,7 +186,9 @@ def make_plan(
         solo_reserve = seconds_kept([f"{network}:long", *partners])
         long_epochs = int((long or {})[network].get("epochs") or speeds.epochs.get(network) or 0)
         partner = sum(
-            speeds.fit_time(f, cores) or 0.0 for f in ordered if f in PARTNERS and f != network
+            speeds.fit_time(f, cores) or 0.0
+            for f in ordered
+            if f in PARTNERS and f != network and f not in seen
         )
         solo = solo_epochs(
             speeds.long_time(network, cores),
@@ -230,17 +232,21 @@ def make_plan(
         return {**cycle[k % len(cycle)], **overrides}
 
     longer: dict[str, Any] = {}  # the networks' epochs, where the budget lengthens them
+    first: list[str] = []  # queued before the network
     if network is not None and solo:
-        # the families that join its ensembles first (a minute): the network then measures its
-        # first epoch and shortens its schedule to the time left, if the plan misjudged it
+        solo_cfg = {**(long or {})[network], "epochs": solo}
+        solo_base = int((long or {})[network].get("epochs") or speeds.epochs.get(network) or solo)
+        solo_seconds = (speeds.long_time(network, threads) or 0.0) * solo / max(1, solo_base)
+        # the families that join its ensembles first where both fit (a minute): the network
+        # then measures its first epoch and shortens its schedule to the time left, if the
+        # plan misjudged it; where they do not fit beside it, they come after it, if at all
+        partner_fits = solo_seconds + partner <= work
         first = [f for f in ordered if f in PARTNERS and f != network and f not in seen]
+        first = first if partner_fits else []
         for fam in first:
             seconds = speeds.fit_time(fam, threads)
             queue.append(Queued(fam, {}, seconds))
             free[0] -= seconds or 0.0
-        solo_cfg = {**(long or {})[network], "epochs": solo}
-        solo_base = int((long or {})[network].get("epochs") or speeds.epochs.get(network) or solo)
-        solo_seconds = (speeds.long_time(network, threads) or 0.0) * solo / max(1, solo_base)
         queue.append(Queued(network, solo_cfg, solo_seconds))
         free[0] -= solo_seconds
         reasons.append(
@@ -328,8 +334,7 @@ def make_plan(
     others = [f for f in ordered if f != network and f not in seen]
     # the families whose models join the networks' ensembles come before the second round of
     # networks; the rest only where time is left after it
-    if not solo:  # (a lone long network has its partners queued before it)
-        warm_start([f for f in others if network is None or f in PARTNERS])
+    warm_start([f for f in others if (network is None or f in PARTNERS) and f not in first])
     # a second round of the network where it fits: more members for the ensemble before the
     # sampler explores (at longer budgets the sampler has the rest)
     if network is not None and per_worker:
@@ -384,7 +389,8 @@ def solo_epochs(
     its ensembles; all of ``work`` where the partner would cut it below that share), at most
     :data:`MAX_EPOCH_FACTOR` times its epochs and at most ``most``.
 
-    Measured on this machine (50,000 / 10,000 split, 2 cores): the cnn's long configuration
+    Measured on this machine (50,000 / 10,000 split, 2 cores of an Intel Xeon with AMX,
+    2026-11-27; ``benchmarks/results/solo-network.json``): the cnn's long configuration
     for 25 epochs on two threads reached 94.35% validation in 465 s; two of it for 15 epochs,
     one thread each side by side (491-496 s), 94.12% and 94.18%, and averaged 94.17%; four
     16-epoch inits and variants averaged 94.00%. With the svm: 94.61%, 94.44%, 94.14%."""

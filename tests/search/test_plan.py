@@ -354,3 +354,25 @@ def test_solo_epochs() -> None:
     assert solo_epochs(440.0, 22, 260) == 0  # 13 of 22: under 60%
     assert solo_epochs(440.0, 22, 5000) == 44  # at most twice its epochs
     assert solo_epochs(440.0, 22, 5000, most=30) == 30
+
+
+def test_a_lone_long_network_puts_its_partner_after_it_where_both_do_not_fit() -> None:
+    """Where the svm would cut the network below MIN_EPOCH_SHARE of its epochs, the network
+    has the worker and the svm is not queued before it (here: not at all, no time left)."""
+    slow_svm = Speeds(
+        **{**timed_long(1075.0).__dict__, "fit_seconds": {**SPEEDS.fit_seconds, "svm": 600.0}}
+    )
+    plan = make_plan(600, 2, FIVE, slow_svm, long={"cnn": WIDE}, max_epochs={"cnn": 40})
+    assert (plan.jobs, plan.threads) == (1, 2)
+    assert families_of(plan)[0] == "cnn" and "svm" in plan.skipped
+    assert not plan.reasons[1].startswith("svm first")
+
+
+def test_a_resumed_lone_long_network_keeps_no_time_for_a_partner_it_has() -> None:
+    fresh = make_plan(600, 2, FIVE, timed_long(1075.0), long={"cnn": WIDE}, max_epochs={"cnn": 40})
+    resumed = make_plan(
+        600, 2, FIVE, timed_long(1075.0), long={"cnn": WIDE}, max_epochs={"cnn": 40}, seen=["svm"]
+    )
+    assert "svm" not in families_of(resumed) and families_of(resumed)[0] == "cnn"
+    epochs = [q.overrides["epochs"] for q in (fresh.queue[1], resumed.queue[0])]
+    assert epochs[1] > epochs[0]  # the svm's time goes to the network
