@@ -48,7 +48,8 @@ from automl_fashion.search.join import (
     resolve_sampling,
 )
 from automl_fashion.search.layout import SHUTDOWN_SECONDS
-from automl_fashion.search.plan import LONG_SHARE, Plan, make_plan
+from automl_fashion.search.lengths import LONG_SHARE
+from automl_fashion.search.plan import Plan, make_plan
 from automl_fashion.search.pool import WorkerPool
 from automl_fashion.search.worker import FAILURE_STREAK, PARENT_ENDED, cuda_devices, open_study
 from automl_fashion.search_space import load_space

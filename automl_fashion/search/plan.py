@@ -43,6 +43,14 @@ from automl_fashion.search.layout import (
     export_reserve,
     layout,
 )
+from automl_fashion.search.lengths import (
+    LONG_SHARE,
+    NETWORK_ROUNDS,
+    NETWORK_SHARE,
+    long_rounds,
+    longer_schedule,
+    solo_epochs,
+)
 from automl_fashion.search.speeds import Speeds
 
 #: The order of the warm start: the strongest family first, since on a short budget it needs
@@ -60,24 +68,6 @@ NETWORKS = ("cnn", "resnet")
 #: network was cut at half its schedule. Measured over three seeds, this order is neutral
 #: at 10 minutes (93.56% median test against 93.60%: README).
 PARTNERS = ("svm",)
-#: Network inits per worker that the plan queues at most (seeds differ), where they fit.
-NETWORK_ROUNDS = 2
-#: At long budgets the warm-start networks train longer schedules, up to this share of each
-#: worker's time (all rounds) and MAX_EPOCH_FACTOR times their init's epochs. In the 1-hour
-#: and 2-hour searches with the plan, no network the sampler drew beat the 16-epoch inits,
-#: which took 28% and 14% of the time; longer schedules are what the inits lacked.
-NETWORK_SHARE = 0.4
-MAX_EPOCH_FACTOR = 2.0
-#: The network family's ``long`` configuration (its search-space file) is the first round's
-#: network where one takes at most this share of a worker's time, and the second round's
-#: too where two do (up to NETWORK_ROUNDS): on this machine (~1,075 s each) one from ~28
-#: minutes, two from ~1 hour. Otherwise the second round is init, lengthened. At 30 minutes
-#: (seed 0) a 0.5 share left the long network out: 93.59% test; 0.65 put it first: 93.88%.
-#: Where both rounds fit with time to spare, their schedules are lengthened to fill that
-#: share (at most MAX_EPOCH_FACTOR times their epochs, within the search space): in the
-#: 2-hour search the long networks (22 epochs) took a fifth of the time and the sampler's
-#: 33-epoch cnn beat all four of them by 0.3-0.5 validation points.
-LONG_SHARE = 0.65
 #: Workers per GPU where the cores give each at least MIN_GPU_THREADS threads. With one, a
 #: 10-minute search on an H200 left the GPU idle in half its samples (that worker ran the
 #: classical families in turn) and 82% idle while its cnn trained (batch 128): a second
@@ -180,16 +170,13 @@ def make_plan(
     work = budget - STARTUP_SECONDS - reserve  # seconds each worker trains
 
     # where no long configuration fits a one-thread worker: one long network on every core?
-    solo = 0
+    solo = long_epochs = 0
+    ahead = [f for f in ordered if f in PARTNERS and f != network and f not in seen]
+    partner = sum(speeds.fit_time(f, cores) or 0.0 for f in ahead)
     alone = jobs is None and threads is None and gpus == 0 and cores > 1
     if wide and network is not None and not rounds and alone:
         solo_reserve = seconds_kept([f"{network}:long", *partners])
         long_epochs = int((long or {})[network].get("epochs") or speeds.epochs.get(network) or 0)
-        partner = sum(
-            speeds.fit_time(f, cores) or 0.0
-            for f in ordered
-            if f in PARTNERS and f != network and f not in seen
-        )
         solo = solo_epochs(
             speeds.long_time(network, cores),
             long_epochs,
@@ -235,14 +222,11 @@ def make_plan(
     first: list[str] = []  # queued before the network
     if network is not None and solo:
         solo_cfg = {**(long or {})[network], "epochs": solo}
-        solo_base = int((long or {})[network].get("epochs") or speeds.epochs.get(network) or solo)
-        solo_seconds = (speeds.long_time(network, threads) or 0.0) * solo / max(1, solo_base)
+        solo_seconds = (speeds.long_time(network, threads) or 0.0) * solo / long_epochs
         # the families that join its ensembles first where both fit (a minute): the network
         # then measures its first epoch and shortens its schedule to the time left, if the
         # plan misjudged it; where they do not fit beside it, they come after it, if at all
-        partner_fits = solo_seconds + partner <= work
-        first = [f for f in ordered if f in PARTNERS and f != network and f not in seen]
-        first = first if partner_fits else []
+        first = ahead if solo_seconds + partner <= work else []
         for fam in first:
             seconds = speeds.fit_time(fam, threads)
             queue.append(Queued(fam, {}, seconds))
@@ -365,69 +349,6 @@ def make_plan(
         )
     reasons.append(f"{reserve:.0f} s kept for the end (stopping the workers, export)")
     return Plan(jobs, threads, tuple(queue), skipped, reserve, tuple(reasons), speeds.source)
-
-
-def long_rounds(seconds: float | None, work: float) -> int:
-    """How many rounds of a long configuration taking ``seconds`` fit in
-    :data:`LONG_SHARE` of a worker's ``work`` seconds, at most :data:`NETWORK_ROUNDS`."""
-    if not seconds or seconds <= 0:
-        return 0
-    return max(0, min(NETWORK_ROUNDS, int(LONG_SHARE * work / seconds)))
-
-
-def solo_epochs(
-    seconds: float | None,
-    epochs: int,
-    work: float,
-    partner: float = 0.0,
-    *,
-    most: int | None = None,
-) -> int:
-    """Epochs for one long configuration (``seconds`` for its ``epochs`` on every core) on
-    a single worker with ``work`` seconds: 0 where fewer than :data:`MIN_EPOCH_SHARE` of its
-    epochs fit; else as many as fit beside its ``partner``'s seconds (the families that join
-    its ensembles; all of ``work`` where the partner would cut it below that share), at most
-    :data:`MAX_EPOCH_FACTOR` times its epochs and at most ``most``.
-
-    Measured on this machine (50,000 / 10,000 split, 2 cores of an Intel Xeon with AMX,
-    2026-11-27; ``benchmarks/results/solo-network.json``): the cnn's long configuration
-    for 25 epochs on two threads reached 94.35% validation in 465 s; two of it for 15 epochs,
-    one thread each side by side (491-496 s), 94.12% and 94.18%, and averaged 94.17%; four
-    16-epoch inits and variants averaged 94.00%. With the svm: 94.61%, 94.44%, 94.14%."""
-    if not seconds or seconds <= 0 or epochs <= 0:
-        return 0
-    per_epoch = seconds / epochs
-    least = MIN_EPOCH_SHARE * epochs
-    if work / per_epoch < least:
-        return 0
-    fit = int((work - partner) / per_epoch)
-    if fit < least:
-        fit = int(work / per_epoch)
-    cap = int(MAX_EPOCH_FACTOR * epochs)
-    if most is not None:
-        cap = min(cap, most)
-    return max(1, min(fit, cap))
-
-
-def longer_schedule(
-    planned: int | None,
-    seconds: float | None,
-    work: float,
-    *,
-    share: float = NETWORK_SHARE,
-    most: int | None = None,
-) -> int:
-    """Epochs for the warm-start networks: their ``planned`` epochs (``seconds`` on the
-    plan's threads), lengthened so that :data:`NETWORK_ROUNDS` of them take up to ``share``
-    of a worker's ``work`` seconds, at most :data:`MAX_EPOCH_FACTOR` times as many and at
-    most ``most``; never fewer (a short budget cuts them elsewhere). 0 if unknown."""
-    if not planned or not seconds or seconds <= 0:
-        return planned or 0
-    fits = planned * share * work / (NETWORK_ROUNDS * seconds)
-    cap = int(MAX_EPOCH_FACTOR * planned)
-    if most is not None:
-        cap = min(cap, most)
-    return max(planned, min(cap, int(fits)))
 
 
 def _about(seconds: float | None) -> str:

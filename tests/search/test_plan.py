@@ -344,18 +344,6 @@ def test_a_lone_long_network_needs_most_of_its_epochs_and_the_layout_free() -> N
     assert (untimed.jobs, untimed.threads) == (2, 1)
 
 
-def test_solo_epochs() -> None:
-    from automl_fashion.search.plan import solo_epochs
-
-    assert solo_epochs(None, 22, 600) == 0
-    assert solo_epochs(440.0, 22, 600, 40) == 28  # (600 - 40) / 20 s an epoch
-    assert solo_epochs(440.0, 22, 270) == 13  # 13.5 of 22 fit: at least 60%
-    assert solo_epochs(440.0, 22, 280, 40) == 14  # the partner would cut it below 60%: all
-    assert solo_epochs(440.0, 22, 260) == 0  # 13 of 22: under 60%
-    assert solo_epochs(440.0, 22, 5000) == 44  # at most twice its epochs
-    assert solo_epochs(440.0, 22, 5000, most=30) == 30
-
-
 def test_a_lone_long_network_puts_its_partner_after_it_where_both_do_not_fit() -> None:
     """Where the svm would cut the network below MIN_EPOCH_SHARE of its epochs, the network
     has the worker and the svm is not queued before it (here: not at all, no time left)."""
