@@ -97,9 +97,10 @@ def test_mixed_precision_is_bfloat16_where_the_chip_has_it_else_float16_on_a_gpu
 def test_a_cpu_fit_trains_in_the_chosen_precision_and_predicts_in_float32(
     amp: torch.dtype | None, tiny_split: Split, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Training runs under autocast in ``amp_dtype``'s choice (bfloat16 on a CPU with
-    bfloat16 instructions); the weights, validation and predictions stay float32, so the
-    exported graph computes what validation measured."""
+    """Training and the rungs' validation run under autocast in ``amp_dtype``'s choice
+    (bfloat16 on a CPU with bfloat16 instructions: the rungs' validation in half the time);
+    the weights and predictions (the trial's value, the export) stay float32, so the
+    exported graph computes what the trial measured."""
     from automl_fashion.families import _torch
 
     monkeypatch.setattr(_torch, "amp_dtype", lambda device: amp)
@@ -114,9 +115,12 @@ def test_a_cpu_fit_trains_in_the_chosen_precision_and_predicts_in_float32(
 
     monkeypatch.setattr(model, "build_network", spied)
     model.fit(tiny_split, lambda step, acc: None)
+    fitting, seen[:] = list(seen), []
     proba = model.predict_proba(tiny_split.X_val[:8])
-    assert {dtype for training, dtype in seen if training} == {amp or torch.float32}
-    assert {dtype for training, dtype in seen if not training} == {torch.float32}
+    assert {dtype for training, dtype in fitting if training} == {amp or torch.float32}
+    assert {dtype for training, dtype in fitting if not training} == {amp or torch.float32}
+    assert seen and {dtype for training, dtype in seen} == {torch.float32}
+    assert not any(training for training, dtype in seen)
     assert all(p.dtype == torch.float32 for p in model.model_.parameters())
     assert np.allclose(proba.sum(1), 1.0, atol=1e-5)
 
