@@ -54,7 +54,7 @@ from automl_fashion.search.lengths import (
 from automl_fashion.search.speeds import Speeds
 
 #: The order of the warm start: the strongest family first, since on a short budget it needs
-#: the whole clock. resnet last: on a CPU its init does not beat cnn's (README).
+#: the whole clock. resnet last: on a CPU its init does not beat cnn's (benchmarks/README.md).
 WARM_START_ORDER = {"cnn": 0, "mlp": 1, "svm": 2, "boosting": 3, "linear": 4, "resnet": 5}
 #: The families whose init is a network worth one worker each (in preference order).
 NETWORKS = ("cnn", "resnet")
@@ -66,13 +66,13 @@ NETWORKS = ("cnn", "resnet")
 #: none (the mlp joined all three ensembles of one 10-minute comparison, at 0.06-0.24). At
 #: 10 minutes the mlp, boosting and linear inits took ~200 s of a worker, and the third
 #: network was cut at half its schedule. Measured over three seeds, this order is neutral
-#: at 10 minutes (93.56% median test against 93.60%: README).
+#: at 10 minutes (93.56% median test against 93.60%: benchmarks/README.md).
 PARTNERS = ("svm",)
 #: Workers per GPU where the cores give each at least MIN_GPU_THREADS threads. With one, a
 #: 10-minute search on an H200 left the GPU idle in half its samples (that worker ran the
 #: classical families in turn) and 82% idle while its cnn trained (batch 128): a second
 #: worker trains a network beside the first or while the first runs a classical family.
-#: Not measured yet: the next GPU run measures it against that one (94.41%, README).
+#: Not measured yet: the next GPU run measures it against that one (94.41%, benchmarks/README.md).
 WORKERS_PER_GPU = 2
 MIN_GPU_THREADS = 2
 
