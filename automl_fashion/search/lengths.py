@@ -35,6 +35,17 @@ def long_rounds(seconds: float | None, work: float) -> int:
     return max(0, min(NETWORK_ROUNDS, int(LONG_SHARE * work / seconds)))
 
 
+def timing_limit(budget: float, cores: int) -> float:
+    """The most seconds a network's ``long`` configuration may take on one thread (as its
+    epochs at the init's speed estimate it) for the calibration to time it on a ``budget``:
+    where the plan could run it, on a one-thread worker (:data:`LONG_SHARE` of the budget)
+    or alone on every core (:func:`solo_epochs`: :data:`MIN_EPOCH_SHARE` of its epochs,
+    at most ``cores`` times faster). Timing it takes a few training steps; on a slower
+    hour of this machine the one-thread bound alone left it untimed at 10 minutes, and the
+    plan fell back to four short networks (418 s estimated against 390 s)."""
+    return budget * max(LONG_SHARE, max(1, cores) / MIN_EPOCH_SHARE)
+
+
 def solo_epochs(
     seconds: float | None,
     epochs: int,
@@ -94,4 +105,5 @@ __all__ = [
     "long_rounds",
     "longer_schedule",
     "solo_epochs",
+    "timing_limit",
 ]

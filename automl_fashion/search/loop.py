@@ -48,7 +48,7 @@ from automl_fashion.search.join import (
     resolve_sampling,
 )
 from automl_fashion.search.layout import SHUTDOWN_SECONDS
-from automl_fashion.search.lengths import LONG_SHARE
+from automl_fashion.search.lengths import timing_limit
 from automl_fashion.search.plan import Plan, make_plan
 from automl_fashion.search.pool import WorkerPool
 from automl_fashion.search.worker import FAILURE_STREAK, PARENT_ENDED, cuda_devices, open_study
@@ -288,7 +288,7 @@ def _plan(
         config.spaces_dir,
         device,
         info,
-        long_within=LONG_SHARE * config.budget,
+        long_within=timing_limit(config.budget, cores),
     )
     seen = {f for t in study.get_trials(deepcopy=False) if (f := family_of(t)) is not None}
     variants, long, max_epochs = {}, {}, {}

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from automl_fashion.search.lengths import timing_limit
 from automl_fashion.search.plan import make_plan
 from automl_fashion.search.speeds import Speeds
 
@@ -353,3 +354,20 @@ def test_a_resumed_lone_long_network_trains_as_long_as_a_fresh_one() -> None:
     )
     assert "svm" not in families_of(resumed) and families_of(resumed)[0] == "cnn"
     assert resumed.queue[0].overrides == fresh.queue[0].overrides
+
+
+@pytest.mark.parametrize("budget", [300, 600, 900, 1200])
+def test_the_calibration_times_every_long_configuration_the_plan_could_run(budget: int) -> None:
+    """A long configuration the plan would train (here: alone on both cores) is timed: the
+    calibration's limit is at least its one-thread seconds. With the one-thread share
+    alone (0.65 x 600 s = 390 s) a 10-minute search on a slow hour left out one whose epochs
+    took ~418 s at the init's speed, and planned four short networks instead."""
+    chosen = []
+    for seconds in range(100, 6000, 25):
+        plan = make_plan(
+            budget, 2, FIVE, timed_long(float(seconds)), long={"cnn": WIDE}, max_epochs={"cnn": 40}
+        )
+        if any(q.overrides.get("width") == WIDE["width"] for q in plan.queue):
+            chosen.append(seconds)
+    assert chosen  # some long configurations run at every one of these budgets
+    assert max(chosen) <= timing_limit(budget, 2)
