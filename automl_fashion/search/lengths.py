@@ -50,15 +50,15 @@ def solo_epochs(
     seconds: float | None,
     epochs: int,
     work: float,
+    partner: float = 0.0,
     *,
     most: int | None = None,
 ) -> int:
     """Epochs for one long configuration (``seconds`` for its ``epochs`` on every core) on
     a single worker with ``work`` seconds: 0 where fewer than :data:`MIN_EPOCH_SHARE` of its
-    epochs fit; else as many as fit, at most :data:`MAX_EPOCH_FACTOR` times its epochs and
-    at most ``most``. The families that join its ensembles get time before it only where
-    it is left at that cap (the plan decides): at 10 minutes the svm took 82 s of the
-    worker, 4-5 of the network's epochs, and added 0.00-0.07 points to its ensemble.
+    epochs fit; else as many as fit beside its ``partner``'s seconds (the families that join
+    its ensembles; all of ``work`` where the partner would cut it below that share), at most
+    :data:`MAX_EPOCH_FACTOR` times its epochs and at most ``most``.
 
     Measured on this machine (50,000 / 10,000 split, 2 cores of an Intel Xeon with AMX,
     2026-11-27; ``benchmarks/results/solo-network.json``): the cnn's long configuration
@@ -67,13 +67,17 @@ def solo_epochs(
     16-epoch inits and variants averaged 94.00%. With the svm: 94.61%, 94.44%, 94.14%."""
     if not seconds or seconds <= 0 or epochs <= 0:
         return 0
-    fit = work * epochs / seconds
-    if fit < MIN_EPOCH_SHARE * epochs:
+    per_epoch = seconds / epochs
+    least = MIN_EPOCH_SHARE * epochs
+    if work / per_epoch < least:
         return 0
+    fit = int((work - partner) / per_epoch)
+    if fit < least:
+        fit = int(work / per_epoch)
     cap = int(MAX_EPOCH_FACTOR * epochs)
     if most is not None:
         cap = min(cap, most)
-    return max(1, min(int(fit), cap))
+    return max(1, min(fit, cap))
 
 
 def longer_schedule(

@@ -8,9 +8,9 @@ It decides:
   its epochs (:func:`~automl_fashion.search.layout.layout`); and one worker on every core
   where the network family's ``long`` configuration fits no one-thread worker but most of
   its epochs fit on all the cores (:func:`solo_epochs`: 10 to ~20 minutes on this
-  machine). That worker trains the long network for as many epochs as fit (the svm first
-  only where the network is at its most epochs anyway): two seeds of one network average
-  to little more than either, and more epochs of the better network are worth more.
+  machine). That worker trains the svm, then the long network for as many epochs as are
+  left: two seeds of one network average to little more than either, and more epochs of
+  the better network are worth more.
 - **what runs first.** One init of the strongest network family per worker (each with
   its own seed: trial numbers differ), its epochs cut to what fits (or, at long budgets,
   lengthened: :func:`longer_schedule`); where one worker has time for the family's
@@ -181,6 +181,7 @@ def make_plan(
             speeds.long_time(network, cores),
             long_epochs,
             budget - STARTUP_SECONDS - solo_reserve,
+            partner,
             most=(max_epochs or {}).get(network),
         )
         if solo:
@@ -222,10 +223,9 @@ def make_plan(
     if network is not None and solo:
         solo_cfg = {**(long or {})[network], "epochs": solo}
         solo_seconds = (speeds.long_time(network, threads) or 0.0) * solo / long_epochs
-        # the families that join its ensembles first only where they cost it no epochs (it
-        # is at its most): the network then measures its first epoch and shortens its
-        # schedule to the time left, if the plan misjudged it. Elsewhere they come after
-        # it, if at all: at 10 minutes the svm took 4-5 of its epochs for 0.00-0.07 points
+        # the families that join its ensembles first where both fit (a minute): the network
+        # then measures its first epoch and shortens its schedule to the time left, if the
+        # plan misjudged it; where they do not fit beside it, they come after it, if at all
         first = ahead if solo_seconds + partner <= work else []
         for fam in first:
             seconds = speeds.fit_time(fam, threads)

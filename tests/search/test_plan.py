@@ -296,41 +296,39 @@ def timed_long(long_seconds: float) -> Speeds:
 def test_a_long_network_too_slow_for_one_thread_trains_alone_on_every_core() -> None:
     """10 minutes here: one-thread workers have no time for the long configuration (~1,075 s),
     so one worker trains it on both threads (1,075 / 1.7 = 632 s for 22 epochs) for as many
-    epochs as fit, instead of four init networks: two seeds of one network average to little
-    more than either (README). The svm would cost it epochs: it comes after, if at all."""
+    epochs as fit after the svm, instead of four init networks: two seeds of one network
+    average to little more than either (README)."""
     plan = make_plan(600, 2, FIVE, timed_long(1075.0), long={"cnn": WIDE}, max_epochs={"cnn": 40})
     assert (plan.jobs, plan.threads) == (1, 2)
-    assert families_of(plan)[0] == "cnn"
-    net = plan.queue[0]
+    assert families_of(plan)[:2] == ["svm", "cnn"]
+    net = plan.queue[1]
     work = 600 - 10 - plan.reserve
-    assert net.overrides == {**WIDE, "epochs": int(work / (1075.0 / 1.7 / 22))}  # 19
-    assert net.seconds == pytest.approx(1075.0 / 1.7 * 19 / 22)
+    svm = 48.0 / 1.7
+    assert net.overrides == {**WIDE, "epochs": int((work - svm) / (1075.0 / 1.7 / 22))}  # 18
+    assert net.seconds == pytest.approx(1075.0 / 1.7 * 18 / 22)
     assert families_of(plan).count("cnn") == 1  # no second network: no time for one
-    assert "svm" in plan.skipped  # ~20 s left after the network, the svm needs 28
     assert plan.reserve == pytest.approx(5 + 12 + 2.0 + 0.3 + 8.2)  # the long one, mlp, svm
     assert "1 worker x 2 thread(s): one cnn long configuration" in plan.reasons[0]
-    assert plan.reasons[1].startswith("one cnn long configuration, 19 epochs")
+    assert plan.reasons[1].startswith("svm first, then one cnn long configuration, 18 epochs")
 
 
 @pytest.mark.parametrize(
-    ("budget", "epochs", "first"),
+    ("budget", "epochs"),
     [
-        (900, 23, "cnn"),  # ~862 s / 37.4 s an epoch on two threads, nothing before it
-        (1500, 39, "cnn"),  # more epochs than its 22 where they fit...
-        (1700, 40, "svm"),  # ...up to the search space's most (MAX_EPOCH_FACTOR would allow
-        # 44): only there does the svm go first, costing it nothing
+        (900, 22),  # (~862 s - the svm's 28) / 37.4 s an epoch on two threads
+        (1500, 38),  # more epochs than its 22 where they fit...
+        (1700, 40),  # ...up to the search space's most (MAX_EPOCH_FACTOR would allow 44)
     ],
 )
-def test_a_lone_long_network_gets_every_epoch_that_fits(
-    budget: int, epochs: int, first: str
-) -> None:
+def test_a_lone_long_network_gets_the_time_its_partner_leaves(budget: int, epochs: int) -> None:
     plan = make_plan(
         budget, 2, FIVE, timed_long(1400.0), long={"cnn": WIDE}, max_epochs={"cnn": 40}
     )
     assert (plan.jobs, plan.threads) == (1, 2)
     nets = [q for q in plan.queue if q.family == "cnn"]
     assert len(nets) == 1 and nets[0].overrides["epochs"] == epochs
-    assert plan.queue[0].family == first
+    # the families that fit after it are queued, the rest skipped with a reason
+    assert plan.queue[0].family == "svm"
 
 
 def test_a_lone_long_network_needs_most_of_its_epochs_and_the_layout_free() -> None:
@@ -347,13 +345,26 @@ def test_a_lone_long_network_needs_most_of_its_epochs_and_the_layout_free() -> N
     assert (untimed.jobs, untimed.threads) == (2, 1)
 
 
-def test_a_resumed_lone_long_network_trains_as_long_as_a_fresh_one() -> None:
+def test_a_lone_long_network_puts_its_partner_after_it_where_both_do_not_fit() -> None:
+    """Where the svm would cut the network below MIN_EPOCH_SHARE of its epochs, the network
+    has the worker and the svm is not queued before it (here: not at all, no time left)."""
+    slow_svm = Speeds(
+        **{**timed_long(1075.0).__dict__, "fit_seconds": {**SPEEDS.fit_seconds, "svm": 600.0}}
+    )
+    plan = make_plan(600, 2, FIVE, slow_svm, long={"cnn": WIDE}, max_epochs={"cnn": 40})
+    assert (plan.jobs, plan.threads) == (1, 2)
+    assert families_of(plan)[0] == "cnn" and "svm" in plan.skipped
+    assert not plan.reasons[1].startswith("svm first")
+
+
+def test_a_resumed_lone_long_network_keeps_no_time_for_a_partner_it_has() -> None:
     fresh = make_plan(600, 2, FIVE, timed_long(1075.0), long={"cnn": WIDE}, max_epochs={"cnn": 40})
     resumed = make_plan(
         600, 2, FIVE, timed_long(1075.0), long={"cnn": WIDE}, max_epochs={"cnn": 40}, seen=["svm"]
     )
     assert "svm" not in families_of(resumed) and families_of(resumed)[0] == "cnn"
-    assert resumed.queue[0].overrides == fresh.queue[0].overrides
+    epochs = [q.overrides["epochs"] for q in (fresh.queue[1], resumed.queue[0])]
+    assert epochs[1] > epochs[0]  # the svm's time goes to the network
 
 
 @pytest.mark.parametrize("budget", [300, 600, 900, 1200])
