@@ -94,3 +94,33 @@ def test_a_plain_npy_named_val_npz_is_unreadable(tmp_path: Path) -> None:
     np.save(tmp_path / "t" / VAL_FILE, PROBA, allow_pickle=False)
     (tmp_path / "t" / f"{VAL_FILE}.npy").rename(tmp_path / "t" / VAL_FILE)
     assert load_val({"folder": str(tmp_path / "t")}) is None
+
+
+def test_saving_a_trial_does_not_predict_the_validation_images_again(
+    tmp_path: Path, tiny_split
+) -> None:
+    """The ONNX parity check compares the graph with the trial's own validation
+    probabilities: predicting them again cost a 1-hour search's last network ~8 s past the
+    time it kept for the end."""
+    import json
+
+    import optuna
+
+    from automl_fashion import families
+    from automl_fashion.artifacts import META_FILE, save_if_top
+    from automl_fashion.search_space import load_space
+    from tests.families.test_contract import quick_params
+
+    params = {**quick_params("linear"), "features": "pixels"}
+    params.pop("hog_cell", None)
+    params = load_space("linear").validate(params)
+    model = families.create("linear", params, seed=0, threads=1, device="cpu").fit(tiny_split)
+    proba = model.predict_proba(tiny_split.X_val)
+    calls = []
+    model.predict_proba = lambda X: calls.append(len(X)) or proba  # type: ignore[method-assign]
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    saved = save_if_top(study, trial, model, 0.5, proba, tiny_split, str(tmp_path))
+    assert saved is not None, trial.user_attrs.get("artifact_error")
+    assert calls == []
+    assert json.loads((saved / META_FILE).read_text())["onnx_native_agreement_val"] == 1.0

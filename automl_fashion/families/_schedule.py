@@ -23,10 +23,31 @@ SCHEDULE_STEPS = 1000
 FIRST_RUNG = SCHEDULE_STEPS // 4
 
 
-def epochs_within(deadline: float, now: float, per_epoch: float, planned: int) -> int:
-    """How many epochs in all (one done) fit before ``deadline``, keeping half an epoch for
-    the final prediction: ``planned`` if all do, never fewer than ``MIN_EPOCHS``."""
-    left = deadline - now - 0.5 * per_epoch
+#: What a network's trial does after its last epoch, in rung-validation passes per
+#: test-time view: the trial's float32 prediction of the validation images and, where the
+#: trial is saved, its ONNX graph's on them for the parity check. Measured for the long cnn
+#: on one thread of the Xeon (ad-hoc timing, rung passes in bfloat16): 2.9 passes for the
+#: prediction, 1.8 for onnxruntime's, 0.1 for export and files; a 1-hour search's last
+#: network, keeping half an epoch (15 s), ended 27 s past the time the plan kept for the end.
+FINISH_PASSES = 5.0
+#: ...and this, for what does not scale with the network: ONNX export, files, the journal,
+#: onnxruntime on the CPU when the network trained on a GPU.
+FINISH_SECONDS = 2.0
+
+
+def finish_seconds(validation: float, views: int) -> float:
+    """The time to keep after the last epoch, from one rung validation's ``validation``
+    seconds and the prediction's ``views`` (test-time augmentation)."""
+    return FINISH_SECONDS + FINISH_PASSES * max(1, views) * validation
+
+
+def epochs_within(
+    deadline: float, now: float, per_epoch: float, planned: int, finish: float = 0.0
+) -> int:
+    """How many epochs in all (one done) fit before ``deadline``, keeping ``finish`` seconds
+    (:func:`finish_seconds`) and a quarter epoch for an epoch slower than the first, or half
+    an epoch if that is more: ``planned`` if all do, never fewer than ``MIN_EPOCHS``."""
+    left = deadline - now - max(0.5 * per_epoch, finish + 0.25 * per_epoch)
     fit = 1 + int(left // per_epoch) if per_epoch > 0 else planned
     return planned if fit >= planned else max(MIN_EPOCHS, fit)
 
@@ -65,11 +86,14 @@ def update_ema(pairs: tuple[list[torch.Tensor], list[torch.Tensor]], decay: floa
 
 
 __all__ = [
+    "FINISH_PASSES",
+    "FINISH_SECONDS",
     "FIRST_RUNG",
     "MIN_EPOCHS",
     "SCHEDULE_STEPS",
     "ema_decay",
     "epochs_within",
+    "finish_seconds",
     "linear_schedule",
     "schedule_step",
     "update_ema",

@@ -36,6 +36,7 @@ from automl_fashion.families._schedule import (
     FIRST_RUNG,
     ema_decay,
     epochs_within,
+    finish_seconds,
     linear_schedule,
     schedule_step,
     update_ema,
@@ -218,7 +219,8 @@ class TorchFamily(Family):
                 return torch.optim.lr_scheduler.OneCycleLR(
                     opt,
                     max_lr=peaks,
-                    total_steps=steps,
+                    # at 4 steps its warm-up ends at step 0: a division by zero
+                    total_steps=max(steps, 5),
                     pct_start=0.25,
                     # cycling would overwrite the tuned SGD momentum; AdamW's beta1 cycles
                     cycle_momentum=not isinstance(opt, torch.optim.SGD),
@@ -275,9 +277,11 @@ class TorchFamily(Family):
             # the rung's accuracy in the training's precision: half float32's time here
             # (1.5 s against 3.1 s of a 22-s epoch of the long cnn on two threads); the
             # trial's value and the export are float32 predictions (``_predict_proba``)
+            validating = time.time()
             with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
                 val_pred = self._logits(X_val).argmax(1)
             acc = float((val_pred == y_val).float().mean())
+            validation = time.time() - validating
             if (rung := schedule_step(epoch, epochs)) > reported:  # equal past 1000 epochs
                 reported = rung
                 report(rung, acc)
@@ -290,7 +294,10 @@ class TorchFamily(Family):
                     f"({commonest:.4f}) (lr={lr:g})"
                 )
             if epoch == 1 and self.deadline is not None:
-                fit = epochs_within(self.deadline, time.time(), time.time() - started, epochs)
+                # the trial predicts (and may save and check) after the last epoch
+                finish = finish_seconds(validation, len(self.tta_views))
+                per_epoch = time.time() - started
+                fit = epochs_within(self.deadline, time.time(), per_epoch, epochs, finish)
                 if fit < epochs:
                     # a schedule cut off by the deadline leaves a model at a high learning
                     # rate: rather run the whole schedule over the epochs that fit

@@ -5,6 +5,7 @@ tested by joining. The data sets: a Fashion-MNIST subset (``fashion``) and 3 cla
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -171,6 +172,50 @@ def test_epochs_within_a_deadline() -> None:
     assert epochs_within(100.0, 0.0, 10.0, planned=40) == 10  # 9 more, half an epoch kept
     assert epochs_within(100.0, 0.0, 19.0, planned=40) == 5
     assert epochs_within(100.0, 95.0, 10.0, planned=40) == MIN_EPOCHS  # never below
+    # the time to finish kept: 20 s and a quarter epoch (22.5 s) leave 7 more epochs
+    assert epochs_within(100.0, 0.0, 10.0, planned=40, finish=20.0) == 8
+    assert epochs_within(100.0, 0.0, 10.0, planned=40, finish=1.0) == 10  # half an epoch
+
+
+def test_the_time_to_finish_grows_with_the_validation_and_the_views() -> None:
+    from automl_fashion.families._schedule import FINISH_PASSES, FINISH_SECONDS, finish_seconds
+
+    assert finish_seconds(0.0, 2) == FINISH_SECONDS
+    assert finish_seconds(1.5, 2) == FINISH_SECONDS + 2 * 1.5 * FINISH_PASSES
+    assert finish_seconds(1.5, 2) == finish_seconds(3.0, 1) > finish_seconds(1.5, 1)
+
+
+def test_a_network_cut_by_the_deadline_keeps_time_to_predict(
+    tiny_split: Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A network whose schedule the deadline shortens still has its validation
+    prediction (all its test-time views) done by the deadline: a 1-hour search's last
+    network kept half an epoch and ended 27 s into the search's reserve. Every forward pass
+    over the images is slowed to 0.5 s, so that the prediction (two views, 1 s) takes longer
+    than half an epoch plus the rounding of the epochs."""
+    import time
+
+    from automl_fashion.families._torch import TorchFamily
+
+    forward = TorchFamily._logits
+
+    def slow(self: TorchFamily, X: object) -> object:
+        time.sleep(0.5)
+        return forward(self, X)  # type: ignore[arg-type]
+
+    # a first fit outside the clock: the process's first epoch is seconds slower, which
+    # would leave the old half epoch enough room
+    families.create("mlp", quick_params("mlp"), seed=0, threads=1, device="cpu").fit(tiny_split)
+    monkeypatch.setattr(TorchFamily, "_logits", slow)
+    model = families.create(
+        "mlp", {**quick_params("mlp"), "epochs": 40}, seed=0, threads=1, device="cpu"
+    )
+    assert len(model.tta_views) == 2
+    deadline = time.time() + 10.0
+    model.fit(tiny_split, deadline=deadline)
+    assert model.params["epochs"] < 40  # the deadline shortened it
+    model.predict_proba(tiny_split.X_val)
+    assert time.time() < deadline
 
 
 def test_a_network_shortens_its_schedule_to_end_before_the_deadline(tiny_split: Split) -> None:
@@ -237,3 +282,23 @@ def test_deploying_never_changes_the_trained_model(fitted, data: Split) -> None:
         for tensor in deployed.state_dict().values():
             tensor.add_(1)  # in place, as a careless caller could
     np.testing.assert_array_equal(model.predict_proba(X), before)
+
+
+@pytest.mark.parametrize(("family", "epochs"), [("cnn", 4), ("mlp", 40)])
+def test_a_one_cycle_schedule_of_a_few_steps_trains(
+    family: str, epochs: int, tiny_split: Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four steps in all (a data set of one batch trained for four epochs; or two batches
+    and a schedule the deadline cuts to three epochs) put OneCycle's warm-up end at step
+    0, and it divided by zero."""
+    import automl_fashion.families._torch as torch_family
+    from automl_fashion.data import subsample
+
+    params = {**quick_params(family), "schedule": "onecycle", "batch_size": 256}
+    per_class = 25 if epochs == 4 else 50  # 250 images: one batch; 500: two
+    data = subsample(tiny_split, train_per_class=per_class, val_per_class=10, seed=0)
+    monkeypatch.setattr(torch_family, "epochs_within", lambda *args: 3)
+    model = families.create(family, {**params, "epochs": epochs}, seed=0, threads=1, device="cpu")
+    model.fit(data, deadline=time.time() + 3600)
+    assert model.params["epochs"] == min(epochs, 3)
+    assert np.isfinite(model.predict_proba(data.X_val)).all()
