@@ -193,8 +193,6 @@ def test_a_network_cut_by_the_deadline_keeps_time_to_predict(
     network kept half an epoch and ended 27 s into the search's reserve. Every forward pass
     over the images is slowed to 0.5 s, so that the prediction (two views, 1 s) takes longer
     than half an epoch plus the rounding of the epochs."""
-    import time
-
     from automl_fashion.families._torch import TorchFamily
 
     forward = TorchFamily._logits
