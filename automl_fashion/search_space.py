@@ -9,6 +9,7 @@ A file looks like::
     variants:             # optional: changes to init for further known-good members
       - {lr: 0.003}
     long: {width: 512}    # optional: changes to init for long budgets (the plan's first)
+    second: {depth: 3}    # optional: changes to init for the second round at long budgets
     params:
       lr:        {type: float, low: 1.0e-4, high: 0.1, log: true}
       optimizer: {type: categorical, choices: [adamw, sgd]}
@@ -24,8 +25,8 @@ study holds several families.
 
 A space is searched within what the data set allows (:meth:`SearchSpace.for_data`): where a
 mirror image changes the label (``DatasetInfo.flips`` false, digits), ``flip`` is fixed to
-false, so it is never suggested, and init, variants and long have it off. The files stay as
-they are.
+false, so it is never suggested, and init, variants, long and second have it off. The files
+stay as they are.
 """
 
 from __future__ import annotations
@@ -115,6 +116,11 @@ class SearchSpace:
     #: plan's first networks where a worker has time for it (a wider network trained
     #: longer beats longer schedules of ``init`` there).
     long: Mapping[str, Any] | None = None
+    #: Another known-good configuration for long budgets (whole, validated), or None: the
+    #: budget plan's second round of networks where both it and ``long`` fit a worker (a
+    #: different architecture makes other mistakes: an ensemble gains more from it than
+    #: from a second seed of ``long``).
+    second: Mapping[str, Any] | None = None
 
     def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Check a configuration; unknown, missing and out-of-range values are errors."""
@@ -137,8 +143,8 @@ class SearchSpace:
 
     def for_data(self, info: DatasetInfo | None) -> SearchSpace:
         """This space as the data set ``info`` allows it: without flips (``flip`` fixed to
-        false, in init, variants and long too) where a mirror image changes the label. ``None``,
-        or a data set whose labels survive a mirror: the space itself."""
+        false, in init, variants, long and second too) where a mirror image changes the
+        label. ``None``, or a data set whose labels survive a mirror: the space itself."""
         if info is None or info.flips or not any(p.name in FLIP_PARAMS for p in self.params):
             return self
         params = tuple(
@@ -147,8 +153,10 @@ class SearchSpace:
         )
         off = {name: False for name in FLIP_PARAMS if name in self.init}
         variants = tuple({**v, **{k: False for k in FLIP_PARAMS if k in v}} for v in self.variants)
-        long = None if self.long is None else {**self.long, **off}
-        return SearchSpace(self.family, params, {**self.init, **off}, self.source, variants, long)
+        long, second = ({**c, **off} if c is not None else None for c in (self.long, self.second))
+        return SearchSpace(
+            self.family, params, {**self.init, **off}, self.source, variants, long, second
+        )
 
     def suggest(
         self, trial: optuna.trial.BaseTrial, info: DatasetInfo | None = None
@@ -254,11 +262,18 @@ def parse_space(doc: Any, where: str, family: str | None = None) -> SearchSpace:
     if not isinstance(raw_variants, list) or not all(isinstance(v, Mapping) for v in raw_variants):
         raise ConfigError(f"{where}: 'variants' must be a list of mappings (changes to init)")
     variants = tuple(space.validate({**init, **v}) for v in raw_variants)
-    raw_long = doc.get("long")
-    if raw_long is not None and not isinstance(raw_long, Mapping):
-        raise ConfigError(f"{where}: 'long' must be a mapping (changes to init)")
-    long = None if raw_long is None else space.validate({**init, **raw_long})
-    return SearchSpace(name, params, space.validate(init), where, variants, long)
+    long, second = (_whole(space, init, doc, key) for key in ("long", "second"))
+    return SearchSpace(name, params, space.validate(init), where, variants, long, second)
+
+
+def _whole(
+    space: SearchSpace, init: Mapping[str, Any], doc: Mapping[str, Any], key: str
+) -> dict[str, Any] | None:
+    """The document's ``key`` (changes to ``init``) as a whole validated configuration."""
+    raw = doc.get(key)
+    if raw is not None and not isinstance(raw, Mapping):
+        raise ConfigError(f"{space.source}: '{key}' must be a mapping (changes to init)")
+    return None if raw is None else space.validate({**init, **raw})
 
 
 def load_space(

@@ -38,25 +38,28 @@ def test_a_bad_variant_is_a_one_line_error_naming_the_file(variants: object, mes
     assert "toy.yaml" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_long_is_a_whole_validated_configuration_or_none() -> None:
-    space = parse_space({**DOC, "long": {"width": 32}}, "toy.yaml")
-    assert space.long == {"lr": 0.01, "width": 32}
+@pytest.mark.parametrize("key", ["long", "second"])
+def test_long_and_second_are_whole_validated_configurations_or_none(key: str) -> None:
+    space = parse_space({**DOC, key: {"width": 32}}, "toy.yaml")
+    assert getattr(space, key) == {"lr": 0.01, "width": 32}
     assert parse_space(DOC, "toy.yaml").long is None
+    assert parse_space(DOC, "toy.yaml").second is None
 
 
+@pytest.mark.parametrize("key", ["long", "second"])
 @pytest.mark.parametrize(
-    ("long", "message"),
+    ("config", "message"),
     [
-        ([{"width": 32}], "'long' must be a mapping"),
+        ([{"width": 32}], "'{key}' must be a mapping"),
         ({"width": 48}, "width"),
         ({"depth": 2}, "depth"),
     ],
 )
 def test_a_bad_long_configuration_is_a_one_line_error_naming_the_file(
-    long: object, message: str
+    key: str, config: object, message: str
 ) -> None:
-    with pytest.raises(ConfigError, match=message) as err:
-        parse_space({**DOC, "long": long}, "toy.yaml")
+    with pytest.raises(ConfigError, match=message.format(key=key)) as err:
+        parse_space({**DOC, key: config}, "toy.yaml")
     assert "toy.yaml" in str(err.value) and "\n" not in str(err.value)
 
 
@@ -93,7 +96,7 @@ def test_flip_is_neither_suggested_nor_on_where_a_mirror_changes_the_label(famil
     assert "flip" in space.suggest(study.ask())  # no info: the whole space, as before
 
 
-def test_init_and_variants_have_flips_off_for_such_a_data_set() -> None:
+def test_init_variants_and_long_ones_have_flips_off_for_such_a_data_set() -> None:
     from automl_fashion.data import FASHION_MNIST
 
     plain = load_space("cnn")
@@ -102,6 +105,7 @@ def test_init_and_variants_have_flips_off_for_such_a_data_set() -> None:
     assert space.init == {**plain.init, "flip": False}
     assert plain.long is not None and plain.long["flip"] is True
     assert space.long == {**plain.long, "flip": False}
+    assert plain.second is not None and space.second == {**plain.second, "flip": False}
     assert all(v["flip"] is False for v in space.variants) and space.variants
     assert "cnn.flip" not in space.trial_params(space.init)
     with pytest.raises(ConfigError, match="'flip' is fixed to False; got True"):

@@ -122,6 +122,7 @@ def measure_speeds(
     device: str = "cpu",
     info: DatasetInfo = FASHION_MNIST,
     long_within: float = 0.0,
+    second_within: float = 0.0,
 ) -> Speeds:
     """:class:`Speeds` for ``families`` on this machine, training on ``n_train`` images of
     the data set ``info`` describes; torch families on ``device`` (a GPU's speed does not
@@ -130,7 +131,9 @@ def measure_speeds(
 
     A network's ``long`` configuration (:attr:`SearchSpace.long`) is timed too where it
     could take at most ``long_within`` seconds on one thread: at least its epochs at the
-    init's speed (it is never smaller). On short budgets it is not timed at all."""
+    init's speed (it is never smaller). On short budgets it is not timed at all. Its
+    ``second`` one (:attr:`SearchSpace.second`) the same way, within ``second_within``
+    (the plan runs it only on one-thread workers, at long budgets)."""
     factor = REFERENCE_GFLOPS / max(1e-3, matmul_gflops())
     overhead = EPOCH_OVERHEAD if device == "cpu" else GPU_EPOCH_OVERHEAD
     scale = n_train / REFERENCE_IMAGES * math.prod(info.shape) / math.prod(FASHION_MNIST.shape)
@@ -139,7 +142,8 @@ def measure_speeds(
     predict: dict[str, float] = {}
     speedup = 1.7
     networks = []
-    longs: dict[str, Mapping[str, Any]] = {}  # the networks' long configurations
+    # the networks' long configurations, keyed as Speeds.long_seconds: (family, config, limit)
+    longs: dict[str, tuple[str, Mapping[str, Any], float]] = {}
     for fam in families:
         cls = family_registry.get(fam)
         ref = REFERENCE.get(fam)
@@ -150,7 +154,9 @@ def measure_speeds(
             space = load_space(fam, spaces_dir)
             epochs[fam] = int(space.init.get("epochs", 10))
             if space.long is not None:
-                longs[fam] = space.long
+                longs[fam] = (fam, space.long, long_within)
+            if space.second is not None:
+                longs[f"{fam}:second"] = (fam, space.second, second_within)
         elif ref is not None:
             fit[fam] = ref[0] * factor * scale
     one: dict[str, float] = {}  # the fastest step of each network on one thread
@@ -165,26 +171,27 @@ def measure_speeds(
             one[fam] = min(one.get(fam, math.inf), step)
         if b == 0:  # which long configurations could fit: no smaller than init, per epoch
             longs = {
-                fam: cfg
-                for fam, cfg in longs.items()
+                key: (fam, cfg, within)
+                for key, (fam, cfg, within) in longs.items()
                 if _fit(one[fam], n_train, batches[fam], int(cfg.get("epochs", 10)), overhead)
-                <= long_within
+                <= within
             }
-        for fam, cfg in longs.items():
-            step, long_batch[fam] = step_seconds(fam, 1, spaces_dir, device, info, params=cfg)
-            long_one[fam] = min(long_one.get(fam, math.inf), step)
+        for key, (fam, cfg, _) in longs.items():
+            step, long_batch[key] = step_seconds(fam, 1, spaces_dir, device, info, params=cfg)
+            long_one[key] = min(long_one.get(key, math.inf), step)
         if networks and cores >= 2 and device == "cpu":
             slowest = slowest or max(one, key=lambda f: one[f])
             two = min(two, step_seconds(slowest, 2, spaces_dir, info=info)[0])
     for fam in networks:
         fit[fam] = _fit(one[fam], n_train, batches[fam], epochs[fam], overhead)
     long_fit = {
-        fam: _fit(long_one[fam], n_train, long_batch[fam], int(cfg.get("epochs", 10)), overhead)
-        for fam, cfg in longs.items()
+        key: _fit(long_one[key], n_train, long_batch[key], int(cfg.get("epochs", 10)), overhead)
+        for key, (_, cfg, _) in longs.items()
     }
-    for fam in longs:  # predicting costs what a step does, relative to init's
+    for key, (fam, _, _) in longs.items():  # predicting costs what a step does, as init's
         if fam in predict:
-            predict[f"{fam}:long"] = predict[fam] * long_one[fam] / one[fam]
+            label = key if key != fam else f"{fam}:long"
+            predict[label] = predict[fam] * long_one[key] / one[fam]
     if slowest is not None:
         speedup = min(2.0, max(1.0, one[slowest] / two))
     return Speeds(

@@ -35,6 +35,22 @@ def long_rounds(seconds: float | None, work: float) -> int:
     return max(0, min(NETWORK_ROUNDS, int(LONG_SHARE * work / seconds)))
 
 
+def pairs_with_second(long_seconds: float | None, second: float | None, work: float) -> bool:
+    """Whether the second round of long networks is the family's ``second`` configuration:
+    where one ``long`` network (its own epochs, ``long_seconds``) and one ``second``
+    (``second`` seconds) both fit :data:`LONG_SHARE` of a worker's ``work`` seconds."""
+    if not long_seconds or not second or long_seconds <= 0 or second <= 0:
+        return False
+    return long_seconds + second <= LONG_SHARE * work
+
+
+def second_timing_limit(budget: float) -> float:
+    """The most seconds a network's ``second`` configuration may take on one thread for the
+    calibration to time it: the plan runs it only on one-thread workers, in
+    :data:`LONG_SHARE` of the budget."""
+    return LONG_SHARE * budget
+
+
 def timing_limit(budget: float, cores: int) -> float:
     """The most seconds a network's ``long`` configuration may take on one thread (as its
     epochs at the init's speed estimate it) for the calibration to time it on a ``budget``:
@@ -87,14 +103,18 @@ def longer_schedule(
     *,
     share: float = NETWORK_SHARE,
     most: int | None = None,
+    room: float | None = None,
 ) -> int:
     """Epochs for the warm-start networks: their ``planned`` epochs (``seconds`` on the
     plan's threads), lengthened so that :data:`NETWORK_ROUNDS` of them take up to ``share``
-    of a worker's ``work`` seconds, at most :data:`MAX_EPOCH_FACTOR` times as many and at
-    most ``most``; never fewer (a short budget cuts them elsewhere). 0 if unknown."""
+    of a worker's ``work`` seconds (or one of them ``room`` seconds), at most
+    :data:`MAX_EPOCH_FACTOR` times as many and at most ``most``; never fewer (a short budget
+    cuts them elsewhere). 0 if unknown."""
     if not planned or not seconds or seconds <= 0:
         return planned or 0
-    fits = planned * share * work / (NETWORK_ROUNDS * seconds)
+    if room is None:
+        room = share * work / NETWORK_ROUNDS
+    fits = planned * room / seconds
     cap = int(MAX_EPOCH_FACTOR * planned)
     if most is not None:
         cap = min(cap, most)
@@ -108,6 +128,8 @@ __all__ = [
     "NETWORK_SHARE",
     "long_rounds",
     "longer_schedule",
+    "pairs_with_second",
+    "second_timing_limit",
     "solo_epochs",
     "timing_limit",
 ]

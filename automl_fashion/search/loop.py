@@ -48,7 +48,7 @@ from automl_fashion.search.join import (
     resolve_sampling,
 )
 from automl_fashion.search.layout import SHUTDOWN_SECONDS
-from automl_fashion.search.lengths import timing_limit
+from automl_fashion.search.lengths import second_timing_limit, timing_limit
 from automl_fashion.search.plan import Plan, make_plan
 from automl_fashion.search.pool import WorkerPool
 from automl_fashion.search.worker import FAILURE_STREAK, PARENT_ENDED, cuda_devices, open_study
@@ -289,14 +289,17 @@ def _plan(
         device,
         info,
         long_within=timing_limit(config.budget, cores),
+        second_within=second_timing_limit(config.budget),
     )
     seen = {f for t in study.get_trials(deepcopy=False) if (f := family_of(t)) is not None}
-    variants, long, max_epochs = {}, {}, {}
+    variants, long, second, max_epochs = {}, {}, {}, {}
     for name in config.families:
         space = load_space(name, config.spaces_dir, info=info)
         variants[name] = [_changes(var, space.init) for var in space.variants]
         if space.long is not None:
             long[name] = _changes(space.long, space.init)
+        if space.second is not None:
+            second[name] = _changes(space.second, space.init)
         epochs = next((p for p in space.params if p.name == "epochs"), None)
         if epochs is not None and epochs.high is not None:
             max_epochs[name] = int(epochs.high)
@@ -314,6 +317,7 @@ def _plan(
         gpus=gpus,
         variants=variants,
         long=long,
+        second=second,
         max_epochs=max_epochs,
     )
 

@@ -14,7 +14,9 @@ It decides:
 - **what runs first.** One init of the strongest network family per worker (each with
   its own seed: trial numbers differ), its epochs cut to what fits (or, at long budgets,
   lengthened: :func:`longer_schedule`); where one worker has time for the family's
-  ``long`` configuration (a wider network, :data:`LONG_SHARE`), that instead. Then the
+  ``long`` configuration (a wider network, :data:`LONG_SHARE`), that instead; where one
+  ``long`` and one ``second`` configuration (another architecture) fit, the second round
+  is the ``second`` one (:func:`pairs_with_second`). Then the
   inits of the families that join the networks' ensembles (:data:`PARTNERS`), then a
   second network init per worker where at least :data:`MIN_EPOCH_SHARE` of it fits (more
   ensemble members), then the other families' inits in :data:`WARM_START_ORDER`, each as
@@ -49,6 +51,7 @@ from automl_fashion.search.lengths import (
     NETWORK_SHARE,
     long_rounds,
     longer_schedule,
+    pairs_with_second,
     solo_epochs,
 )
 from automl_fashion.search.speeds import Speeds
@@ -131,6 +134,7 @@ def make_plan(
     gpus: int = 0,
     variants: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     long: Mapping[str, Mapping[str, Any]] | None = None,
+    second: Mapping[str, Mapping[str, Any]] | None = None,
     max_epochs: Mapping[str, int] | None = None,
 ) -> Plan:
     """How to spend ``budget`` seconds on ``cores`` cores searching ``families``.
@@ -142,6 +146,8 @@ def make_plan(
     family, changes to its init for the second, third... network (see ``SearchSpace``).
     ``long``: per family, changes to its init for long budgets (``SearchSpace.long``; used
     where ``speeds`` timed it and one fits in :data:`LONG_SHARE` of a worker's time).
+    ``second``: per family, changes to its init for the second round of long networks
+    (``SearchSpace.second``; where ``speeds`` timed it and one of each fits that share).
     ``max_epochs``: per family, the most epochs its search space allows (lengthened
     schedules stop there).
     """
@@ -159,6 +165,8 @@ def make_plan(
     if network is not None:
         rounds = long_rounds(speeds.long_time(network, 1), rough) if wide else 0
         members = [f"{network}:long"] * cores * rounds if rounds else [network] * cores
+        if rounds == NETWORK_ROUNDS and _paired(network, second, speeds, 1, rough):
+            members = [f"{network}:long", f"{network}:second"] * cores
     partners = [f for f in ordered if f != network][:2]
 
     def seconds_kept(members: list[str]) -> float:
@@ -219,6 +227,7 @@ def make_plan(
         return {**cycle[k % len(cycle)], **overrides}
 
     longer: dict[str, Any] = {}  # the networks' epochs, where the budget lengthens them
+    paired = False  # the second round is the family's second configuration
     first: list[str] = []  # queued before the network
     if network is not None and solo:
         solo_cfg = {**(long or {})[network], "epochs": solo}
@@ -260,8 +269,14 @@ def make_plan(
             cfg: dict[str, Any] = dict(wide_cfg)
             stretched = ""
             base = cfg.get("epochs", speeds.epochs.get(network))
+            paired = wide_rounds == NETWORK_ROUNDS and _paired(
+                network, second, speeds, threads, work
+            )
+            second_time = speeds.long_time(network, threads, second=True) if paired else None
             if wide_rounds == NETWORK_ROUNDS and base:  # time to spare: longer schedules
-                e = longer_schedule(base, wide_time, work, share=LONG_SHARE, most=most)
+                # (with a second configuration, in what it leaves of the share)
+                room = LONG_SHARE * work - second_time if second_time else None
+                e = longer_schedule(base, wide_time, work, share=LONG_SHARE, most=most, room=room)
                 if e > base:
                     cfg["epochs"], wide_time = e, wide_time * e / base
                     stretched = f", {e} epochs, not {base}"
@@ -276,6 +291,10 @@ def make_plan(
             if wide_rounds > 1:  # the second round is long too: no lengthened init
                 lengthened, longer, planned = "", dict(cfg), cfg.get("epochs")
                 per_worker, alternates = wide_time, []
+            if second_time:  # ... and another architecture: the family's second one
+                longer = dict((second or {})[network])
+                planned = longer.get("epochs", speeds.epochs.get(network))
+                per_worker = second_time
             if lengthened:
                 lengthened = f"then init's {lengthened}"
         else:
@@ -337,7 +356,12 @@ def make_plan(
                 queue.append(Queued(network, member(overrides), seconds))
                 free[w] -= seconds or 0.0
                 extra += 1
-        if extra:
+        if extra and paired:
+            reasons.append(
+                f"then {extra} {network} second configuration(s){_about(per_worker)}: "
+                "another architecture, other mistakes for the ensemble than new seeds make"
+            )
+        elif extra:
             what = "long configuration(s)" if wide_rounds > 1 else "network(s)"
             reasons.append(f"then {extra} more {network} {what}, new seeds")
     if network is not None:
@@ -349,6 +373,22 @@ def make_plan(
         )
     reasons.append(f"{reserve:.0f} s kept for the end (stopping the workers, export)")
     return Plan(jobs, threads, tuple(queue), skipped, reserve, tuple(reasons), speeds.source)
+
+
+def _paired(
+    network: str,
+    second: Mapping[str, Mapping[str, Any]] | None,
+    speeds: Speeds,
+    threads: int,
+    work: float,
+) -> bool:
+    """Whether ``network``'s second round of long networks is its ``second`` configuration
+    (timed, and one of each fits a worker's share: :func:`pairs_with_second`)."""
+    if network not in (second or {}):
+        return False
+    return pairs_with_second(
+        speeds.long_time(network, threads), speeds.long_time(network, threads, second=True), work
+    )
 
 
 def _about(seconds: float | None) -> str:

@@ -30,8 +30,9 @@ class Speeds:
     epochs: Mapping[str, int] = field(default_factory=dict)
     speedup: float = 1.7
     predict_seconds: Mapping[str, float] = field(default_factory=dict)
-    #: A network family's ``long`` configuration's whole fit on one thread (where timed);
-    #: its prediction cost is ``predict_seconds["<family>:long"]``.
+    #: A network family's ``long`` configuration's whole fit on one thread (where timed),
+    #: keyed by the family, and its ``second`` one's, keyed ``"<family>:second"``; their
+    #: prediction costs are ``predict_seconds["<family>:long"]`` and ``["<family>:second"]``.
     long_seconds: Mapping[str, float] = field(default_factory=dict)
     source: str = "made up"
     device: str = "cpu"
@@ -46,9 +47,10 @@ class Speeds:
             seconds *= epochs / planned
         return seconds
 
-    def long_time(self, family: str, threads: int) -> float | None:
-        """Seconds for ``family``'s long configuration on ``threads`` threads, or None."""
-        seconds = self.long_seconds.get(family)
+    def long_time(self, family: str, threads: int, *, second: bool = False) -> float | None:
+        """Seconds for ``family``'s long configuration (its ``second`` one) on ``threads``
+        threads, or None where it was not timed."""
+        seconds = self.long_seconds.get(f"{family}:second" if second else family)
         return None if seconds is None else self._on(family, threads, seconds)
 
     def _on(self, family: str, threads: int, seconds: float) -> float:

@@ -94,6 +94,38 @@ def test_a_long_configuration_is_timed_only_where_the_budget_could_hold_it(
     assert speeds.predict_seconds["cnn:long"] == pytest.approx(4 * speeds.predict_seconds["cnn"])
 
 
+def test_the_second_long_configuration_is_timed_within_its_own_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The plan runs the ``second`` configuration only on one-thread workers at long
+    budgets: the calibration times it only where that limit could hold it, under its own
+    key, and its prediction cost relative to init's step."""
+    from automl_fashion.search import calibrate
+
+    space = calibrate.load_space("cnn")
+    assert space.long is not None and space.second is not None
+
+    def fake(family: str, threads: int, *args: object, params: object = None) -> tuple[float, int]:
+        step = {None: 0.05, id(space.long): 0.2}.get(id(params) if params else None, 0.5)
+        return step, 100
+
+    monkeypatch.setattr(calibrate, "step_seconds", fake)
+    monkeypatch.setattr(calibrate, "load_space", lambda *a, **k: space)
+    without = measure_speeds(["cnn"], n_train=1_000, cores=1, long_within=1e6)
+    assert set(without.long_seconds) == {"cnn"}
+    # within the long one's limit but not its own (38 epochs at init's speed: ~25 s)
+    short = measure_speeds(["cnn"], n_train=1_000, cores=1, long_within=1e6, second_within=20.0)
+    assert set(short.long_seconds) == {"cnn"}
+    speeds = measure_speeds(["cnn"], n_train=1_000, cores=1, long_within=1e6, second_within=1e6)
+    epoch = 0.5 * 10 * calibrate.EPOCH_OVERHEAD  # 10 steps of 100 images
+    assert speeds.long_seconds["cnn:second"] == pytest.approx(epoch * space.second["epochs"])
+    assert speeds.long_seconds["cnn"] == pytest.approx(
+        0.2 * 10 * calibrate.EPOCH_OVERHEAD * space.long["epochs"]
+    )
+    assert speeds.long_time("cnn", 1, second=True) == speeds.long_seconds["cnn:second"]
+    assert speeds.predict_seconds["cnn:second"] == pytest.approx(10 * speeds.predict_seconds["cnn"])
+
+
 def test_networks_timed_on_a_gpu_count_the_gpus_overhead_and_no_thread_speedup(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

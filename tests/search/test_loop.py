@@ -156,7 +156,9 @@ def test_the_plan_lengthens_networks_only_within_the_spaces_epochs(
     text = cnn.read_text()
     rule = "epochs:          {type: int, low: 3, high: 40}"
     assert rule in text
-    cnn.write_text(text.replace(rule, rule.replace("40", "24")))
+    second = "erase: 0.14, epochs: 38}"  # the second configuration's, within the new range
+    assert second in text
+    cnn.write_text(text.replace(rule, rule.replace("40", "24")).replace(second, "epochs: 24}"))
     speeds = Speeds(fit_seconds={"cnn": 300.0, "svm": 80.0}, epochs={"cnn": 16})
     monkeypatch.setattr(loop, "measure_speeds", lambda *a, **k: speeds)
     monkeypatch.setattr(loop, "available_cores", lambda: 2)
@@ -167,3 +169,46 @@ def test_the_plan_lengthens_networks_only_within_the_spaces_epochs(
     loop._warm_start(study, plan, str(spaces), info)
     queued = [t.system_attrs["fixed_params"] for t in study.get_trials()]
     assert [q["cnn.epochs"] for q in queued if q["family"] == "cnn"] == [24] * 4
+
+
+def test_two_hours_queue_the_cnns_long_then_its_second_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shipped cnn space's ``second`` configuration reaches the queue whole (3 stages,
+    48 channels, no flips) after one long network per worker, where the calibration timed
+    both and one of each fits."""
+    from automl_fashion.data import sets
+    from automl_fashion.search import loop
+    from automl_fashion.search.config import SearchConfig
+    from automl_fashion.search.speeds import Speeds
+    from automl_fashion.search_space import load_space
+
+    limits: dict[str, object] = {}
+
+    def measured(*args: object, **kwargs: object) -> Speeds:
+        limits.update(kwargs)
+        return Speeds(
+            fit_seconds={"cnn": 300.0, "svm": 80.0},
+            epochs={"cnn": 16},
+            long_seconds={"cnn": 1400.0, "cnn:second": 2700.0},
+        )
+
+    monkeypatch.setattr(loop, "measure_speeds", measured)
+    monkeypatch.setattr(loop, "available_cores", lambda: 2)
+    config = SearchConfig(7200, families=["cnn", "svm"], val_size=10_000)
+    info = sets.builtin("fashion-mnist").info
+    study = optuna.create_study()
+    plan = loop._plan(study, config, False, info, 60_000)
+    assert limits["second_within"] == pytest.approx(0.65 * 7200)
+    loop._warm_start(study, plan, None, info)
+    queued = [t.system_attrs["fixed_params"] for t in study.get_trials()]
+    space = load_space("cnn")
+    assert space.long is not None and space.second is not None
+    nets = [
+        {k.removeprefix("cnn."): v for k, v in q.items() if k != "family"}
+        for q in queued
+        if q["family"] == "cnn"
+    ]
+    assert [q["family"] for q in queued][:5] == ["cnn", "cnn", "svm", "cnn", "cnn"]
+    assert all(n["width"] == space.long["width"] and n["stages"] == 2 for n in nets[:2])
+    assert nets[2:] == [dict(space.second)] * 2

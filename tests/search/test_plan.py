@@ -382,3 +382,62 @@ def test_the_calibration_times_every_long_configuration_the_plan_could_run(budge
             chosen.append(seconds)
     assert chosen  # some long configurations run at every one of these budgets
     assert max(chosen) <= timing_limit(budget, 2)
+
+
+SECOND = {"width": 48, "stages": 3, "batch_size": 256, "epochs": 38}
+
+
+def timed_pair(long_seconds: float, second_seconds: float) -> Speeds:
+    predict = {**SPEEDS.predict_seconds, "cnn:long": 2.0, "cnn:second": 5.0}
+    times = {"cnn": long_seconds, "cnn:second": second_seconds}
+    return Speeds(**{**SPEEDS.__dict__, "long_seconds": times, "predict_seconds": predict})
+
+
+def test_the_second_round_is_the_second_configuration_where_one_of_each_fits() -> None:
+    """2 hours: one long network and one of the family's second configuration per worker,
+    instead of two seeds of the long one (seeds of one network make nearly the same
+    mistakes); the long one's schedule fills what the second leaves of LONG_SHARE."""
+    plan = make_plan(
+        7200,
+        2,
+        FIVE,
+        timed_pair(1400.0, 2600.0),
+        long={"cnn": WIDE},
+        second={"cnn": SECOND},
+        max_epochs={"cnn": 40},
+    )
+    assert (plan.jobs, plan.threads) == (2, 1)
+    assert families_of(plan)[:5] == ["cnn", "cnn", "svm", "cnn", "cnn"]
+    nets = [q for q in plan.queue if q.family == "cnn"]
+    work = 7200 - 10 - plan.reserve
+    epochs = int(22 * (0.65 * work - 2600.0) / 1400.0)  # 32
+    assert all(q.overrides == {**WIDE, "epochs": epochs} for q in nets[:2])
+    assert nets[0].seconds == pytest.approx(1400.0 * epochs / 22)
+    assert all(q.overrides == SECOND and q.seconds == 2600.0 for q in nets[2:])
+    assert len(nets) == 4
+    assert f"{epochs} epochs, not 22" in plan.reasons[1]
+    assert plan.reasons[2].startswith("then 2 cnn second configuration(s) (~2600 s): another")
+    # the export reserve counts both kinds: 2 x (long 2.0 + second 5.0), the svm, the mlp
+    assert plan.reserve == pytest.approx(5 + 12 + 2 * (2.0 + 5.0) + 0.3 + 8.2)
+
+
+@pytest.mark.parametrize(
+    ("budget", "times", "second"),
+    [
+        (3600, (1000.0, 2600.0), {"cnn": SECOND}),  # one of each needs 3,600 s of ~3,540
+        (7200, (1400.0, 3600.0), {"cnn": SECOND}),  # 5,000 s: over 65% of a worker
+        (7200, (1400.0, None), {"cnn": SECOND}),  # not timed (a short budget's calibration)
+        (7200, (1400.0, 2600.0), None),  # the family has none
+    ],
+)
+def test_without_room_or_timing_for_the_second_the_long_one_runs_again(
+    budget: int, times: tuple[float, float | None], second: dict | None
+) -> None:
+    speeds = timed_pair(*times) if times[1] else timed_long(times[0])
+    plan = make_plan(
+        budget, 2, FIVE, speeds, long={"cnn": WIDE}, second=second, max_epochs={"cnn": 40}
+    )
+    nets = [q for q in plan.queue if q.family == "cnn"]
+    assert nets and all(q.overrides.get("width") != 48 for q in nets)
+    assert all(q.overrides.get("width") == WIDE["width"] for q in nets[:2])
+    assert not any("second configuration" in r for r in plan.reasons)
