@@ -141,6 +141,10 @@ class SearchSpace:
                 out[p.name] = p.check(params[p.name], self.source)
         return out
 
+    def changes(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """What ``config`` changes in this space's ``init``."""
+        return {k: v for k, v in config.items() if self.init.get(k) != v}
+
     def for_data(self, info: DatasetInfo | None) -> SearchSpace:
         """This space as the data set ``info`` allows it: without flips (``flip`` fixed to
         false, in init, variants, long and second too) where a mirror image changes the

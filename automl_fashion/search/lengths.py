@@ -1,11 +1,13 @@
 """How long the budget plan's warm-start networks train: how many rounds of a family's
 ``long`` configuration fit, how far their schedules are lengthened at long budgets, and how
-many epochs one long network gets alone on every core at short ones. Pure functions of
-seconds and epochs, read by :func:`~automl_fashion.search.plan.make_plan`."""
+many epochs one long network gets alone on every core at short ones, and whether the second
+round is the family's ``second`` configuration. Pure functions of seconds, epochs and
+measured speeds, read by :func:`~automl_fashion.search.plan.make_plan`."""
 
 from __future__ import annotations
 
 from automl_fashion.search.layout import MIN_EPOCH_SHARE
+from automl_fashion.search.speeds import Speeds
 
 #: Network inits per worker that the plan queues at most (seeds differ), where they fit.
 NETWORK_ROUNDS = 2
@@ -35,13 +37,15 @@ def long_rounds(seconds: float | None, work: float) -> int:
     return max(0, min(NETWORK_ROUNDS, int(LONG_SHARE * work / seconds)))
 
 
-def pairs_with_second(long_seconds: float | None, second: float | None, work: float) -> bool:
-    """Whether the second round of long networks is the family's ``second`` configuration:
-    where one ``long`` network (its own epochs, ``long_seconds``) and one ``second``
-    (``second`` seconds) both fit :data:`LONG_SHARE` of a worker's ``work`` seconds."""
-    if not long_seconds or not second or long_seconds <= 0 or second <= 0:
+def pairs_with_second(speeds: Speeds, network: str, threads: int, work: float) -> bool:
+    """Whether ``network``'s second round of long networks is its ``second`` configuration:
+    where ``speeds`` timed both, and one ``long`` network (its own epochs) and one ``second``
+    on ``threads`` threads fit :data:`LONG_SHARE` of a worker's ``work`` seconds."""
+    first = speeds.long_time(network, threads)
+    second = speeds.long_time(network, threads, second=True)
+    if not first or not second or first <= 0 or second <= 0:
         return False
-    return long_seconds + second <= LONG_SHARE * work
+    return first + second <= LONG_SHARE * work
 
 
 def second_timing_limit(budget: float) -> float:

@@ -29,7 +29,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -295,11 +295,11 @@ def _plan(
     variants, long, second, max_epochs = {}, {}, {}, {}
     for name in config.families:
         space = load_space(name, config.spaces_dir, info=info)
-        variants[name] = [_changes(var, space.init) for var in space.variants]
+        variants[name] = [space.changes(var) for var in space.variants]
         if space.long is not None:
-            long[name] = _changes(space.long, space.init)
+            long[name] = space.changes(space.long)
         if space.second is not None:
-            second[name] = _changes(space.second, space.init)
+            second[name] = space.changes(space.second)
         epochs = next((p for p in space.params if p.name == "epochs"), None)
         if epochs is not None and epochs.high is not None:
             max_epochs[name] = int(epochs.high)
@@ -320,11 +320,6 @@ def _plan(
         second=second,
         max_epochs=max_epochs,
     )
-
-
-def _changes(config: Mapping[str, Any], init: Mapping[str, Any]) -> dict[str, Any]:
-    """What ``config`` changes in a family's ``init``."""
-    return {k: v for k, v in config.items() if init.get(k) != v}
 
 
 def family_of(trial: optuna.trial.FrozenTrial) -> str | None:

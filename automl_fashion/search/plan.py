@@ -159,13 +159,14 @@ def make_plan(
 
     # the members the export will most likely combine: the networks and the fast families
     wide = network is not None and network in speeds.long_seconds and network in (long or {})
+    has_second = network is not None and network in (second or {})
     rough = budget - STARTUP_SECONDS - SHUTDOWN_SECONDS - EXPORT_BASE_SECONDS
     members: list[str] = []
     rounds = 0
     if network is not None:
         rounds = long_rounds(speeds.long_time(network, 1), rough) if wide else 0
         members = [f"{network}:long"] * cores * rounds if rounds else [network] * cores
-        if rounds == NETWORK_ROUNDS and _paired(network, second, speeds, 1, rough):
+        if rounds == NETWORK_ROUNDS and has_second and pairs_with_second(speeds, network, 1, rough):
             members = [f"{network}:long", f"{network}:second"] * cores
     partners = [f for f in ordered if f != network][:2]
 
@@ -269,8 +270,10 @@ def make_plan(
             cfg: dict[str, Any] = dict(wide_cfg)
             stretched = ""
             base = cfg.get("epochs", speeds.epochs.get(network))
-            paired = wide_rounds == NETWORK_ROUNDS and _paired(
-                network, second, speeds, threads, work
+            paired = (
+                wide_rounds == NETWORK_ROUNDS
+                and has_second
+                and pairs_with_second(speeds, network, threads, work)
             )
             second_time = speeds.long_time(network, threads, second=True) if paired else None
             if wide_rounds == NETWORK_ROUNDS and base:  # time to spare: longer schedules
@@ -373,22 +376,6 @@ def make_plan(
         )
     reasons.append(f"{reserve:.0f} s kept for the end (stopping the workers, export)")
     return Plan(jobs, threads, tuple(queue), skipped, reserve, tuple(reasons), speeds.source)
-
-
-def _paired(
-    network: str,
-    second: Mapping[str, Mapping[str, Any]] | None,
-    speeds: Speeds,
-    threads: int,
-    work: float,
-) -> bool:
-    """Whether ``network``'s second round of long networks is its ``second`` configuration
-    (timed, and one of each fits a worker's share: :func:`pairs_with_second`)."""
-    if network not in (second or {}):
-        return False
-    return pairs_with_second(
-        speeds.long_time(network, threads), speeds.long_time(network, threads, second=True), work
-    )
 
 
 def _about(seconds: float | None) -> str:
