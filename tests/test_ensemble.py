@@ -105,7 +105,7 @@ def test_a_search_keeps_the_best_models_of_each_family_only(
     study = _new_study("keep", tmp_path)
     root = artifacts_dir("keep", tmp_path)
     values = {}
-    for seed, epochs in enumerate([1, 2, 3, 1, 2]):
+    for seed, epochs in enumerate(([1, 2, 3] * KEEP_PER_FAMILY)[: KEEP_PER_FAMILY + 2]):
         number, value = _fit_and_save(study, "linear", _linear(epochs), tiny_split, root, seed)
         values[number] = value
     kept = saved_trials(root)

@@ -167,7 +167,8 @@ def make_plan(
         rounds = long_rounds(speeds.long_time(network, 1), rough) if wide else 0
         members = [f"{network}:long"] * cores * rounds if rounds else [network] * cores
         if rounds == NETWORK_ROUNDS and has_second and pairs_with_second(speeds, network, 1, rough):
-            members = [f"{network}:long", f"{network}:second"] * cores
+            # with a third round where it fits (a bound: counted whether or not it does)
+            members = [f"{network}:long", f"{network}:second", f"{network}:second"] * cores
     partners = [f for f in ordered if f != network][:2]
 
     def seconds_kept(members: list[str]) -> float:
@@ -369,6 +370,28 @@ def make_plan(
             reasons.append(f"then {extra} more {network} {what}, new seeds")
     if network is not None:
         warm_start([f for f in others if f not in PARTNERS])
+    if network is not None and paired and per_worker and planned:
+        # a third round of the second configuration in what every family's init leaves, its
+        # epochs cut to fit (new seeds): in the 2-hour search the sampler's last ~45 minutes
+        # per worker found one useful network, and a third network of this architecture
+        # adds more to the ensemble than a further seed of the long one does
+        # (benchmarks/README.md)
+        third = []
+        for w in sorted(range(jobs), key=lambda i: -free[i]):
+            if free[w] < MIN_EPOCH_SHARE * per_worker:
+                continue
+            overrides = dict(longer)
+            fit = min(planned, max(MIN_EPOCHS, int(planned * free[w] / per_worker)))
+            overrides["epochs"] = fit
+            seconds = per_worker * fit / planned
+            queue.append(Queued(network, member(overrides), seconds))
+            free[w] -= seconds
+            third.append(fit)
+        if third:
+            reasons.append(
+                f"then {len(third)} more {network} second configuration(s), new seeds, "
+                f"{'/'.join(map(str, third))} epochs: what the inits leave of the budget"
+            )
     if skipped:
         reasons.append(
             "not warm-started (name them with --families, or give a longer --budget): "

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from automl_fashion.artifacts import KEEP_PER_FAMILY
 from automl_fashion.search.lengths import timing_limit
 from automl_fashion.search.plan import make_plan
 from automl_fashion.search.speeds import Speeds
@@ -413,12 +414,62 @@ def test_the_second_round_is_the_second_configuration_where_one_of_each_fits() -
     epochs = int(22 * (0.65 * work - 2600.0) / 1400.0)  # 32
     assert all(q.overrides == {**WIDE, "epochs": epochs} for q in nets[:2])
     assert nets[0].seconds == pytest.approx(1400.0 * epochs / 22)
-    assert all(q.overrides == SECOND and q.seconds == 2600.0 for q in nets[2:])
-    assert len(nets) == 4
+    assert all(q.overrides == SECOND and q.seconds == 2600.0 for q in nets[2:4])
     assert f"{epochs} epochs, not 22" in plan.reasons[1]
     assert plan.reasons[2].startswith("then 2 cnn second configuration(s) (~2600 s): another")
-    # the export reserve counts both kinds: 2 x (long 2.0 + second 5.0), the svm, the mlp
-    assert plan.reserve == pytest.approx(5 + 12 + 2 * (2.0 + 5.0) + 0.3 + 8.2)
+    # the export reserve counts the three kinds: 2 x (long 2.0 + 2 x second 5.0), svm, mlp
+    assert plan.reserve == pytest.approx(5 + 12 + 2 * (2.0 + 2 * 5.0) + 0.3 + 8.2)
+
+
+def test_a_third_round_of_the_second_configuration_takes_what_the_inits_leave() -> None:
+    """2 hours: after the long and the second networks and every family's init, each
+    worker's time left goes to one more second configuration, new seed, cut to fit; not
+    where less than MIN_EPOCH_SHARE of it fits."""
+    plan = make_plan(
+        7200,
+        2,
+        FIVE,
+        timed_pair(1400.0, 2600.0),
+        long={"cnn": WIDE},
+        second={"cnn": SECOND},
+        max_epochs={"cnn": 40},
+    )
+    assert families_of(plan) == ["cnn", "cnn", "svm", "cnn", "cnn", "mlp", "boosting", "linear",
+                                 "cnn", "cnn"]  # fmt: skip
+    work = 7200 - 10 - plan.reserve
+    first = plan.queue[0].seconds or 0.0
+    left = [work - first - 2600.0 - 48.0 - 40.0, work - first - 2600.0 - 64.0 - 20.0]
+    third = plan.queue[-2:]
+    assert sorted(q.overrides["epochs"] for q in third) == sorted(int(38 * f / 2600) for f in left)
+    for q in third:
+        assert q.overrides == {**SECOND, "epochs": q.overrides["epochs"]} and q.seconds is not None
+        assert q.seconds == pytest.approx(2600.0 * q.overrides["epochs"] / 38)
+        assert 0.6 * 38 <= q.overrides["epochs"] < 38
+    assert "then 2 more cnn second configuration(s), new seeds" in plan.reasons[3]
+    # a slow mlp leaves its worker less than 60% of the second configuration: one third
+    slow = timed_pair(1400.0, 2600.0)
+    slow = Speeds(**{**slow.__dict__, "fit_seconds": {**slow.fit_seconds, "mlp": 1000.0}})
+    tight = make_plan(
+        7200, 2, FIVE, slow, long={"cnn": WIDE}, second={"cnn": SECOND}, max_epochs={"cnn": 40}
+    )
+    widths = [q.overrides.get("width") for q in tight.queue if q.family == "cnn"]
+    assert widths == [32, 32, 48, 48, 48]
+    assert "then 1 more cnn second configuration(s)" in tight.reasons[3]
+
+
+def test_the_planned_networks_are_all_among_the_models_a_search_keeps() -> None:
+    """The ensemble draws on the saved models; a planned network evicted by the others
+    (KEEP_PER_FAMILY per family) is one the export cannot use."""
+    plan = make_plan(
+        7200,
+        2,
+        FIVE,
+        timed_pair(1400.0, 2600.0),
+        long={"cnn": WIDE},
+        second={"cnn": SECOND},
+        max_epochs={"cnn": 40},
+    )
+    assert 6 == families_of(plan).count("cnn") <= KEEP_PER_FAMILY
 
 
 @pytest.mark.parametrize(
