@@ -20,7 +20,9 @@ It decides:
   inits of the families that join the networks' ensembles (:data:`PARTNERS`), then a
   second network init per worker where at least :data:`MIN_EPOCH_SHARE` of it fits (more
   ensemble members), then the other families' inits in :data:`WARM_START_ORDER`, each as
-  long as its estimated time fits what is left (the sampler has the rest).
+  long as its estimated time fits what is left; where the second round was the ``second``
+  configuration, a third round of it, cut to what each worker has left (the sampler has
+  the rest).
   A family that does not fit is not queued and the plan says why; the sampler can still
   draw it later. Families the user named are always queued.
 - **time kept for the end**: shutting the workers down and exporting the ensemble the plan
