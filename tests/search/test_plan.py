@@ -8,7 +8,7 @@ import pytest
 
 from automl_fashion.artifacts import KEEP_PER_FAMILY
 from automl_fashion.search.lengths import timing_limit
-from automl_fashion.search.plan import make_plan
+from automl_fashion.search.plan import Plan, make_plan
 from automl_fashion.search.speeds import Speeds
 
 FIVE = ["cnn", "mlp", "svm", "boosting", "linear"]
@@ -394,19 +394,18 @@ def timed_pair(long_seconds: float, second_seconds: float) -> Speeds:
     return Speeds(**{**SPEEDS.__dict__, "long_seconds": times, "predict_seconds": predict})
 
 
+def two_hours(speeds: Speeds) -> Plan:
+    """The 2-hour plan on two cores with the cnn's long and second configurations."""
+    return make_plan(
+        7200, 2, FIVE, speeds, long={"cnn": WIDE}, second={"cnn": SECOND}, max_epochs={"cnn": 40}
+    )
+
+
 def test_the_second_round_is_the_second_configuration_where_one_of_each_fits() -> None:
     """2 hours: one long network and one of the family's second configuration per worker,
     instead of two seeds of the long one (seeds of one network make nearly the same
     mistakes); the long one's schedule fills what the second leaves of LONG_SHARE."""
-    plan = make_plan(
-        7200,
-        2,
-        FIVE,
-        timed_pair(1400.0, 2600.0),
-        long={"cnn": WIDE},
-        second={"cnn": SECOND},
-        max_epochs={"cnn": 40},
-    )
+    plan = two_hours(timed_pair(1400.0, 2600.0))
     assert (plan.jobs, plan.threads) == (2, 1)
     assert families_of(plan)[:5] == ["cnn", "cnn", "svm", "cnn", "cnn"]
     nets = [q for q in plan.queue if q.family == "cnn"]
@@ -425,15 +424,7 @@ def test_a_third_round_of_the_second_configuration_takes_what_the_inits_leave() 
     """2 hours: after the long and the second networks and every family's init, each
     worker's time left goes to one more second configuration, new seed, cut to fit; not
     where less than MIN_EPOCH_SHARE of it fits."""
-    plan = make_plan(
-        7200,
-        2,
-        FIVE,
-        timed_pair(1400.0, 2600.0),
-        long={"cnn": WIDE},
-        second={"cnn": SECOND},
-        max_epochs={"cnn": 40},
-    )
+    plan = two_hours(timed_pair(1400.0, 2600.0))
     assert families_of(plan) == ["cnn", "cnn", "svm", "cnn", "cnn", "mlp", "boosting", "linear",
                                  "cnn", "cnn"]  # fmt: skip
     work = 7200 - 10 - plan.reserve
@@ -449,9 +440,7 @@ def test_a_third_round_of_the_second_configuration_takes_what_the_inits_leave() 
     # a slow mlp leaves its worker less than 60% of the second configuration: one third
     slow = timed_pair(1400.0, 2600.0)
     slow = Speeds(**{**slow.__dict__, "fit_seconds": {**slow.fit_seconds, "mlp": 1000.0}})
-    tight = make_plan(
-        7200, 2, FIVE, slow, long={"cnn": WIDE}, second={"cnn": SECOND}, max_epochs={"cnn": 40}
-    )
+    tight = two_hours(slow)
     widths = [q.overrides.get("width") for q in tight.queue if q.family == "cnn"]
     assert widths == [32, 32, 48, 48, 48]
     assert "then 1 more cnn second configuration(s)" in tight.reasons[3]
@@ -460,15 +449,7 @@ def test_a_third_round_of_the_second_configuration_takes_what_the_inits_leave() 
 def test_the_planned_networks_are_all_among_the_models_a_search_keeps() -> None:
     """The ensemble draws on the saved models; a planned network evicted by the others
     (KEEP_PER_FAMILY per family) is one the export cannot use."""
-    plan = make_plan(
-        7200,
-        2,
-        FIVE,
-        timed_pair(1400.0, 2600.0),
-        long={"cnn": WIDE},
-        second={"cnn": SECOND},
-        max_epochs={"cnn": 40},
-    )
+    plan = two_hours(timed_pair(1400.0, 2600.0))
     assert 6 == families_of(plan).count("cnn") <= KEEP_PER_FAMILY
 
 
