@@ -175,6 +175,9 @@ def test_epochs_within_a_deadline() -> None:
     # the time to finish kept: 20 s and a quarter epoch (22.5 s) leave 7 more epochs
     assert epochs_within(100.0, 0.0, 10.0, planned=40, finish=20.0) == 8
     assert epochs_within(100.0, 0.0, 10.0, planned=40, finish=1.0) == 10  # half an epoch
+    # a long run keeps a share of the time left for later epochs slower than the first: of
+    # 3,000 s, 90 s (not a quarter epoch and finish, 37.5 s), so 41 more epochs, not 42
+    assert epochs_within(3000.0, 0.0, 70.0, planned=60, finish=20.0) == 42
 
 
 def test_the_time_to_finish_grows_with_the_validation_and_the_views() -> None:
