@@ -297,3 +297,29 @@ def test_a_model_that_diverged_never_joins_an_ensemble_to_soften_it() -> None:
     assert usable_models(np.stack([*nets, flat]), y) == [0, 1]
     counts = select([*nets, flat], y)
     assert counts[2] == 0 and counts[0] > 0
+
+
+def test_the_export_says_which_saved_model_it_leaves_out_for_being_near_chance(
+    ensemble_study: tuple, tiny_split: Split, tmp_path: Path
+) -> None:
+    """A saved model trained on shuffled labels (near chance on the validation images) is
+    left out of the ensemble, in one line that names it."""
+    import dataclasses
+
+    _, folder = ensemble_study
+    shutil.copytree(folder, tmp_path / "copy")
+    study = optuna.load_study(
+        study_name="ens", storage=open_storage(None, "ens", tmp_path / "copy")
+    )
+    root = artifacts_dir("ens", tmp_path / "copy")
+    shuffled = np.random.default_rng(0).permutation(tiny_split.y_train)
+    noise = dataclasses.replace(tiny_split, y_train=shuffled)
+    trial, value = _fit_and_save(study, "mlp", quick_params("mlp"), noise, root, seed=1)
+    assert trial in saved_trials(root) and value < 0.4  # the premise: saved, near chance
+    messages: list[str] = []
+    ens = build_ensemble(study, root, say=messages.append)
+    assert messages == [
+        f"trial {trial}: validation accuracy {value:.1%} is less than halfway from chance to "
+        "the best model's; left out of the ensemble"
+    ]
+    assert ens is not None and trial not in [m.trial for m in ens.members]
