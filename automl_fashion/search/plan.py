@@ -35,7 +35,6 @@ It decides:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from automl_fashion.families._schedule import MIN_EPOCHS
@@ -56,6 +55,7 @@ from automl_fashion.search.lengths import (
     pairs_with_second,
     solo_epochs,
 )
+from automl_fashion.search.planned import Plan, Queued
 from automl_fashion.search.speeds import Speeds
 
 #: The order of the warm start: the strongest family first, since on a short budget it needs
@@ -80,45 +80,6 @@ PARTNERS = ("svm",)
 #: Not measured yet: the next GPU run measures it against that one (94.41%, benchmarks/README.md).
 WORKERS_PER_GPU = 2
 MIN_GPU_THREADS = 2
-
-
-@dataclass(frozen=True)
-class Queued:
-    family: str
-    #: Parameters that differ from the family's init (e.g. fewer epochs).
-    overrides: Mapping[str, Any]
-    #: Estimated seconds on the plan's threads (None: unknown).
-    seconds: float | None
-
-
-@dataclass(frozen=True)
-class Plan:
-    jobs: int
-    threads: int
-    queue: tuple[Queued, ...]
-    #: family -> why the plan does not warm-start it
-    skipped: Mapping[str, str]
-    #: Seconds kept at the end of the budget (workers' shutdown and the export).
-    reserve: float
-    #: One line per decision, for the progress panel and the study.
-    reasons: tuple[str, ...]
-    speeds_source: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready, stored on the study as its ``plan`` attribute."""
-        d = asdict(self)
-        d["queue"] = [
-            {
-                "family": q.family,
-                "overrides": dict(q.overrides),
-                "seconds": None if q.seconds is None else round(q.seconds, 1),
-            }
-            for q in self.queue
-        ]
-        d["skipped"] = dict(self.skipped)
-        d["reserve"] = round(self.reserve, 1)
-        d["reasons"] = list(self.reasons)
-        return d
 
 
 def make_plan(
