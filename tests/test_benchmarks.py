@@ -47,7 +47,7 @@ def test_compare_quick_runs_every_system_and_writes_its_results(tmp_path: Path) 
 def test_the_search_benchmark_summarises_each_gpus_utilisation() -> None:
     """nvidia-smi's readings while a GPU search runs: how often each GPU was busy, and how
     busy then (an H200 search read 0% in half its samples and 18% in the rest)."""
-    from benchmarks.search import gpu_utilisation
+    from benchmarks.gpu import gpu_utilisation
 
     readings = "0, 0\n1, 50\n0, 20\n1, 50\n0, 30\n1, [N/A]\n0, 0\n1,"
     assert gpu_utilisation(readings) == {
@@ -70,3 +70,33 @@ def test_the_families_benchmark_reads_its_changes_to_the_inits() -> None:
     assert parse_set("") == {}
     with pytest.raises(SystemExit, match="--set: 'width' is not KEY=VALUE"):
         parse_set("width")
+
+
+def test_the_gpu_networks_benchmark_summarises_each_network_and_their_averages(
+    tmp_path: Path,
+) -> None:
+    """Each network's row as its process left it, and the plain average of every subset of
+    them on the validation and test images: two networks, one right on the test images
+    and one wrong, average to what the sum of their probabilities says."""
+    import numpy as np
+
+    from automl_fashion.data import load_split, load_test
+    from benchmarks.gpu_networks import summarise
+
+    y_val, y_test = load_split().y_val, load_test()[1]
+    sure = {"val": np.eye(10)[y_val], "test": np.eye(10)[y_test]}
+    wrong = {"val": 0.6 * np.eye(10)[(y_val + 1) % 10], "test": 0.6 * np.eye(10)[(y_test + 1) % 10]}
+    for key, probs in (("res64b2", sure), ("cnnLw64", wrong)):
+        np.savez(tmp_path / f"{key}.npz", **probs)
+        (tmp_path / f"{key}.json").write_text(json.dumps({"key": key, "val_accuracy": 0.5}))
+    (tmp_path / "notes.json").write_text("{}")  # not a configuration: not a network
+    (tmp_path / "smi.txt").write_text("0, 0\n0, 80\n")
+    result = summarise(tmp_path, {"seconds": 1.0})
+    assert [r["key"] for r in result["networks"]] == ["cnnLw64", "res64b2"]
+    assert result["averages"] == [
+        {"members": ["cnnLw64", "res64b2"], "val_accuracy": 1.0, "test_accuracy": 1.0}
+    ]
+    assert result["gpu_load"] == {
+        "0": {"samples": 2, "busy_share": 0.5, "mean_percent_when_busy": 80.0}
+    }
+    assert result["meta"] == {"seconds": 1.0}
