@@ -34,8 +34,8 @@ from automl_fashion.families._images import (
 )
 from automl_fashion.families._schedule import (
     FIRST_RUNG,
+    Pacer,
     ema_decay,
-    epochs_within,
     finish_seconds,
     linear_schedule,
     schedule_step,
@@ -233,6 +233,31 @@ class TorchFamily(Family):
             return None
 
         sched = make_schedule(epochs * steps_per_epoch)
+        pacer = Pacer(self.deadline, epochs) if self.deadline is not None else None
+
+        def pace(epoch: int, started: float, validation: float) -> None:
+            """Fit the schedule to the deadline at the pace measured so far (Pacer)."""
+            nonlocal epochs, sched
+            if pacer is None:
+                return
+            # the trial predicts (and may save and check) after the last epoch
+            finish = finish_seconds(validation, len(self.tta_views))
+            fit = pacer.epochs_after(epoch, epochs, started, time.time(), finish)
+            if fit == epochs:
+                return
+            # a schedule cut off by the deadline leaves a model at a high learning rate:
+            # rather run a whole schedule over the epochs that fit, from where this one is
+            # (the learning rates back at their peaks first: the cosine schedule steps from
+            # the current one)
+            epochs = fit
+            self.params["epochs"] = fit
+            for group, peak in zip(opt.param_groups, peaks, strict=True):
+                group["lr"] = peak
+            sched = make_schedule(fit * steps_per_epoch)
+            if sched is not None:
+                for _ in range(epoch * steps_per_epoch):
+                    sched.step()
+
         smoothing = float(p("label_smoothing", 0.0))
         # mixed precision (amp_dtype); float16 needs its gradients scaled (bfloat16 does not)
         amp = amp_dtype(device)
@@ -282,6 +307,8 @@ class TorchFamily(Family):
                 val_pred = self._logits(X_val).argmax(1)
             acc = float((val_pred == y_val).float().mean())
             validation = time.time() - validating
+            if epoch > 1:  # paced first: reported at its share of the schedule it is in now
+                pace(epoch, started, validation)
             if (rung := schedule_step(epoch, epochs)) > reported:  # equal past 1000 epochs
                 reported = rung
                 report(rung, acc)
@@ -293,17 +320,8 @@ class TorchFamily(Family):
                     f"is no better than always answering the commonest class "
                     f"({commonest:.4f}) (lr={lr:g})"
                 )
-            if epoch == 1 and self.deadline is not None:
-                # the trial predicts (and may save and check) after the last epoch
-                finish = finish_seconds(validation, len(self.tta_views))
-                per_epoch = time.time() - started
-                fit = epochs_within(self.deadline, time.time(), per_epoch, epochs, finish)
-                if fit < epochs:
-                    # a schedule cut off by the deadline leaves a model at a high learning
-                    # rate: rather run the whole schedule over the epochs that fit
-                    epochs = fit
-                    self.params["epochs"] = fit
-                    sched = make_schedule((fit - 1) * steps_per_epoch)
+            if epoch == 1:  # reported at its share of the planned schedule, then paced
+                pace(epoch, started, validation)
 
     @property
     def flip_tta(self) -> bool:

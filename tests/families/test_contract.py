@@ -178,6 +178,51 @@ def test_epochs_within_a_deadline() -> None:
     # a long run keeps a share of the time left for later epochs slower than the first: of
     # 3,000 s, 90 s (not a quarter epoch and finish, 37.5 s), so 41 more epochs, not 42
     assert epochs_within(3000.0, 0.0, 70.0, planned=60, finish=20.0) == 42
+    # after three epochs, three more than what fits in the time left, and one more at least
+    assert epochs_within(100.0, 0.0, 10.0, planned=40, done=3) == 12
+    assert epochs_within(100.0, 99.0, 10.0, planned=40, done=5) == 6
+
+
+def test_a_network_paces_itself_again_after_its_first_slow_epoch() -> None:
+    """The first epoch's pace cuts the schedule; the pace of the epochs after it, measured
+    at RECHECK_EPOCH, lengthens it again, up to the planned epochs: an H200's resnet, its
+    first epoch 9-10 s and the others ~2.5 s, ended at 266 s of its 420."""
+    from automl_fashion.families._schedule import RECHECK_EPOCH, Pacer
+
+    assert RECHECK_EPOCH == 2
+    pacer = Pacer(deadline=420.0, planned=240)
+    epochs = pacer.epochs_after(1, 240, started=0.0, now=10.0, finish=2.0)
+    assert epochs == 1 + int((410.0 - 0.03 * 410.0) // 10.0) == 40  # cut at the first pace
+    # at 2.5 s an epoch, 2 + (407.5 s less 3% of it) / 2.5 s
+    epochs = pacer.epochs_after(2, epochs, started=10.0, now=12.5, finish=2.0)
+    assert epochs == 2 + int((407.5 - 0.03 * 407.5) // 2.5) == 160
+    # on pace: unchanged after every later epoch
+    now = 12.5
+    for epoch in range(3, 100):
+        started, now = now, now + 2.5
+        assert pacer.epochs_after(epoch, epochs, started, now, finish=2.0) == epochs
+    # never past the planned epochs
+    pacer = Pacer(deadline=420.0, planned=50)
+    epochs = pacer.epochs_after(1, 50, started=0.0, now=10.0, finish=2.0)
+    assert pacer.epochs_after(2, epochs, started=10.0, now=12.5, finish=2.0) == 50
+
+
+def test_a_network_that_slows_down_shortens_its_schedule_again() -> None:
+    """After RECHECK_EPOCH a network whose epochs slow down (the other worker starts a
+    network beside it) shortens its schedule where it would end past the deadline, at the
+    slower of its pace and its last epoch; nowhere does it lengthen it again."""
+    from automl_fashion.families._schedule import Pacer
+
+    pacer = Pacer(deadline=100.0, planned=40)
+    assert pacer.epochs_after(1, 40, started=0.0, now=2.0, finish=1.0) == 40
+    assert pacer.epochs_after(2, 40, started=2.0, now=4.0, finish=1.0) == 40  # 48 would fit
+    assert pacer.epochs_after(3, 40, started=4.0, now=6.0, finish=1.0) == 40
+    assert pacer.epochs_after(4, 40, started=6.0, now=8.0, finish=1.0) == 40
+    # epoch 5 takes 4 s: 35 more at 4 s end past the deadline; 22 s left of 88 s at that
+    # pace, less the time kept, is 21 more (3% of the time left kept: 2.64 s)
+    assert pacer.epochs_after(5, 40, started=8.0, now=12.0, finish=1.0) == 5 + 21
+    # faster again: not lengthened past the epoch-2 decision
+    assert pacer.epochs_after(6, 26, started=12.0, now=13.0, finish=1.0) == 26
 
 
 def test_the_time_to_finish_grows_with_the_validation_and_the_views() -> None:
@@ -230,19 +275,55 @@ def test_a_network_shortens_its_schedule_to_end_before_the_deadline(tiny_split: 
 
     def report(step: int, acc: float) -> None:
         steps.append(step)
-        if len(steps) == 1:  # a slow first epoch: the plan then fits 3 of 40 epochs in 10 s,
-            time.sleep(2.0)  # with seconds to spare however loaded the machine is
+        time.sleep(0.4)  # slow epochs: 40 of them take 16 s or more, and 3 fit in 10 s
 
-    model.fit(tiny_split, report, deadline=time.time() + 10.0)
+    deadline = time.time() + 10.0
+    model.fit(tiny_split, report, deadline=deadline)
     trained = model.params["epochs"]
     assert 3 <= trained < 40
     # rungs are shares of the schedule: epoch 1 of the 40 planned, then of the shorter one
-    assert steps == [25] + [1000 * epoch // trained for epoch in range(2, trained + 1)]
+    assert steps[0] == 25 and steps[-1] == 1000 and len(steps) == trained
+    assert steps == sorted(steps)
     assert model.predict(tiny_split.X_val).shape == (len(tiny_split.y_val),)
+    assert time.time() < deadline
     # without a deadline the planned schedule runs
     model = families.create("mlp", {**params, "epochs": 5}, seed=0, threads=1, device="cpu")
     model.fit(tiny_split, deadline=None)
     assert model.params["epochs"] == 5 and len(model.history_) == 5
+
+
+def test_a_network_whose_first_epoch_was_slow_lengthens_its_schedule_again(
+    tiny_split: Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first epoch slower than the rest (on a GPU: four times, the warm-up of four
+    networks starting at once) cuts the schedule to 3 of 40 epochs; measured again after
+    epoch 2, the later epochs' pace lengthens it to what fits, still ending in time, with
+    every epoch reported at its share of the schedule it then had."""
+    import automl_fashion.families._torch as torch_family
+
+    augment = torch_family.augment
+    calls = []
+
+    def slow_start(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(3.0)  # the first batch of the first epoch
+        return augment(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(torch_family, "augment", slow_start)
+    params = {**quick_params("mlp"), "epochs": 40}
+    model = families.create("mlp", params, seed=0, threads=1, device="cpu")
+    steps: list[int] = []
+    deadline = time.time() + 12.0  # the first epoch 3-6 s: 3 epochs fit at its pace
+    model.fit(tiny_split, lambda step, acc: steps.append(step), deadline=deadline)
+    trained = model.params["epochs"]
+    assert trained >= 6, f"the schedule stayed at {trained} epochs"  # it was 3 before
+    assert len(steps) == trained and steps[0] == 25 and steps[-1] == 1000
+    # epoch 1 at its share of the 40 planned; from epoch 2, of the longer schedule (not 2
+    # of 3: the pruner would compare two epochs with networks two thirds through theirs)
+    assert steps[1:] == [1000 * epoch // trained for epoch in range(2, trained + 1)]
+    assert model.predict(tiny_split.X_val).shape == (len(tiny_split.y_val),)
+    assert time.time() < deadline
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
@@ -285,6 +366,43 @@ def test_deploying_never_changes_the_trained_model(fitted, data: Split) -> None:
     np.testing.assert_array_equal(model.predict_proba(X), before)
 
 
+def test_a_schedule_changed_mid_run_goes_on_from_where_it_was(
+    tiny_split: Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cosine schedule of 10 epochs cut to 6 after epoch 3 goes on at 3/6 of a cosine
+    from the peak learning rate (half of it), not at 3/6 of a cosine from where the first
+    schedule had brought it (torch's cosine steps from the current rate: 40% of the peak),
+    and ends at zero."""
+    import math
+
+    import torch
+
+    from automl_fashion.families._schedule import Pacer
+
+    rates: list[tuple[int, float]] = []
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR
+
+    class Recorded(cosine):  # type: ignore[misc, valid-type]
+        def step(self, epoch: int | None = None) -> None:
+            super().step(epoch)
+            rates.append((id(self), self.optimizer.param_groups[0]["lr"]))
+
+    monkeypatch.setattr(torch.optim.lr_scheduler, "CosineAnnealingLR", Recorded)
+    monkeypatch.setattr(
+        Pacer, "epochs_after", lambda self, epoch, epochs, *args: 6 if epoch == 3 else epochs
+    )
+    params = {**quick_params("mlp"), "schedule": "cosine", "epochs": 10}
+    model = families.create("mlp", params, seed=0, threads=1, device="cpu")
+    model.fit(tiny_split, deadline=time.time() + 3600)
+    assert model.params["epochs"] == 6 and len(model.history_) == 6
+    steps = math.ceil(len(tiny_split.y_train) / params["batch_size"])
+    second = [lr for owner, lr in rates if owner == rates[-1][0]]
+    peak = params["lr"]
+    assert second[0] == pytest.approx(peak)  # the new schedule's step 0
+    assert second[3 * steps] == pytest.approx(peak / 2)  # epoch 4's first step: 3/6 of it
+    assert second[-1] == pytest.approx(0.0, abs=1e-9)
+
+
 @pytest.mark.parametrize(("family", "epochs"), [("cnn", 4), ("mlp", 40)])
 def test_a_one_cycle_schedule_of_a_few_steps_trains(
     family: str, epochs: int, tiny_split: Split, monkeypatch: pytest.MonkeyPatch
@@ -292,13 +410,13 @@ def test_a_one_cycle_schedule_of_a_few_steps_trains(
     """Four steps in all (a data set of one batch trained for four epochs; or two batches
     and a schedule the deadline cuts to three epochs) put OneCycle's warm-up end at step
     0, and it divided by zero."""
-    import automl_fashion.families._torch as torch_family
+    import automl_fashion.families._schedule as schedule
     from automl_fashion.data import subsample
 
     params = {**quick_params(family), "schedule": "onecycle", "batch_size": 256}
     per_class = 25 if epochs == 4 else 50  # 250 images: one batch; 500: two
     data = subsample(tiny_split, train_per_class=per_class, val_per_class=10, seed=0)
-    monkeypatch.setattr(torch_family, "epochs_within", lambda *args: 3)
+    monkeypatch.setattr(schedule, "epochs_within", lambda *args, **kwargs: 3)
     model = families.create(family, {**params, "epochs": epochs}, seed=0, threads=1, device="cpu")
     model.fit(data, deadline=time.time() + 3600)
     assert model.params["epochs"] == min(epochs, 3)
