@@ -10,6 +10,11 @@ A file looks like::
       - {lr: 0.003}
     long: {width: 512}    # optional: changes to init for long budgets (the plan's first)
     second: {depth: 3}    # optional: changes to init for the second round at long budgets
+    gpu:                  # optional: where the networks train on a GPU
+      params:             # these ranges replace the ones below (wider: init stays valid)
+        width: {type: int, low: 64, high: 4096, log: true, step: 1}
+      configs:            # changes to init: the plan's networks there, one per worker
+        - {width: 2048}
     params:
       lr:        {type: float, low: 1.0e-4, high: 0.1, log: true}
       optimizer: {type: categorical, choices: [adamw, sgd]}
@@ -26,7 +31,9 @@ study holds several families.
 A space is searched within what the data set allows (:meth:`SearchSpace.for_data`): where a
 mirror image changes the label (``DatasetInfo.flips`` false, digits), ``flip`` is fixed to
 false, so it is never suggested, and init, variants, long and second have it off. The files
-stay as they are.
+stay as they are. Where the networks train on a GPU, a space is searched within its ``gpu``
+ranges (:meth:`SearchSpace.on_gpu`): larger networks, batches and schedules than a CPU
+trains in the same time.
 """
 
 from __future__ import annotations
@@ -121,6 +128,19 @@ class SearchSpace:
     #: different architecture makes other mistakes: an ensemble gains more from it than
     #: from a second seed of ``long``).
     second: Mapping[str, Any] | None = None
+    #: Parameters whose ranges a GPU widens (the file's ``gpu: params``): see ``on_gpu``.
+    gpu_params: tuple[Param, ...] = ()
+    #: Known-good configurations for a GPU (whole, validated in its ranges): the budget
+    #: plan's networks there, one per worker, in this order.
+    gpu_configs: tuple[Mapping[str, Any], ...] = ()
+
+    def on_gpu(self) -> SearchSpace:
+        """This space as searched where the networks train on a GPU: the ``gpu`` ranges in
+        place of the others (the same space where the file has none)."""
+        if not self.gpu_params:
+            return self
+        wider = {p.name: p for p in self.gpu_params}
+        return replace(self, params=tuple(wider.get(p.name, p) for p in self.params), gpu_params=())
 
     def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Check a configuration; unknown, missing and out-of-range values are errors."""
@@ -158,8 +178,15 @@ class SearchSpace:
         off = {name: False for name in FLIP_PARAMS if name in self.init}
         variants = tuple({**v, **{k: False for k in FLIP_PARAMS if k in v}} for v in self.variants)
         long, second = ({**c, **off} if c is not None else None for c in (self.long, self.second))
-        return SearchSpace(
-            self.family, params, {**self.init, **off}, self.source, variants, long, second
+        return replace(
+            self,
+            params=params,
+            init={**self.init, **off},
+            variants=variants,
+            long=long,
+            second=second,
+            gpu_params=tuple(p for p in self.gpu_params if p.name not in FLIP_PARAMS),
+            gpu_configs=tuple({**c, **off} for c in self.gpu_configs),
         )
 
     def suggest(
@@ -267,7 +294,41 @@ def parse_space(doc: Any, where: str, family: str | None = None) -> SearchSpace:
         raise ConfigError(f"{where}: 'variants' must be a list of mappings (changes to init)")
     variants = tuple(space.validate({**init, **v}) for v in raw_variants)
     long, second = (_whole(space, init, doc, key) for key in ("long", "second"))
-    return SearchSpace(name, params, space.validate(init), where, variants, long, second)
+    whole = SearchSpace(name, params, space.validate(init), where, variants, long, second)
+    return _with_gpu(whole, doc.get("gpu"))
+
+
+def _with_gpu(space: SearchSpace, raw: Any) -> SearchSpace:
+    """``space`` with the file's ``gpu`` section: wider ranges, and configurations valid in
+    them. The ranges only widen: init, variants, long and second stay valid on a GPU."""
+    if raw is None:
+        return space
+    where = f"{space.source}: 'gpu'"
+    if not isinstance(raw, Mapping) or set(raw) - {"params", "configs"}:
+        raise ConfigError(f"{where} must be a mapping with 'params' and/or 'configs'")
+    raw_params = raw.get("params") or {}
+    if not isinstance(raw_params, Mapping):
+        raise ConfigError(f"{where}: 'params' must be a mapping of parameter ranges")
+    names = {p.name for p in space.params}
+    unknown = sorted(set(map(str, raw_params)) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(names)}")
+    gpu_params = tuple(_parse_param(str(k), v, where) for k, v in raw_params.items())
+    wider = replace(space, gpu_params=gpu_params).on_gpu()
+    for what, config in [("init", space.init), *(("a variant", v) for v in space.variants)] + [
+        (key, c) for key, c in (("long", space.long), ("second", space.second)) if c is not None
+    ]:
+        try:
+            wider.validate(config)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{where}: its ranges must keep {what} valid (they may only widen): {exc}"
+            ) from None
+    raw_configs = raw.get("configs") or []
+    if not isinstance(raw_configs, list) or not all(isinstance(c, Mapping) for c in raw_configs):
+        raise ConfigError(f"{where}: 'configs' must be a list of mappings (changes to init)")
+    configs = tuple(wider.validate({**space.init, **c}) for c in raw_configs)
+    return replace(space, gpu_params=gpu_params, gpu_configs=configs)
 
 
 def _whole(
@@ -284,9 +345,12 @@ def load_space(
     family: str,
     directory: str | os.PathLike[str] | None = None,
     info: DatasetInfo | None = None,
+    *,
+    gpu: bool = False,
 ) -> SearchSpace:
     """Load and validate ``<directory>/<family>.yaml``; with ``info``, as that data set
-    allows it (:meth:`SearchSpace.for_data`)."""
+    allows it (:meth:`SearchSpace.for_data`); with ``gpu``, in its GPU ranges
+    (:meth:`SearchSpace.on_gpu`)."""
     import yaml
 
     path = Path(directory) if directory is not None else spaces_dir()
@@ -299,4 +363,5 @@ def load_space(
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
-    return parse_space(doc, str(path), family).for_data(info)
+    space = parse_space(doc, str(path), family).for_data(info)
+    return space.on_gpu() if gpu else space

@@ -43,6 +43,8 @@ class TrialSettings:
     artifacts: str | None = None
     #: When trials are stopped (time.time()); scheduled training shortens itself to fit.
     deadline: float | None = None
+    #: The networks train on a GPU: the search spaces' GPU ranges (``SearchSpace.on_gpu``).
+    gpu: bool = False
 
 
 def class_accuracy(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> list[float | None]:
@@ -59,7 +61,8 @@ def suggest(
     """The family and its configuration for this trial (enqueued values win), within what
     the data set allows (no flips of digits)."""
     family = str(trial.suggest_categorical(FAMILY_PARAM, list(settings.families)))
-    return family, load_space(family, settings.spaces_dir).suggest(trial, info=info)
+    space = load_space(family, settings.spaces_dir, gpu=settings.gpu)
+    return family, space.suggest(trial, info=info)
 
 
 def run_trial(

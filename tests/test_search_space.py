@@ -112,3 +112,66 @@ def test_init_variants_and_long_ones_have_flips_off_for_such_a_data_set() -> Non
         space.validate(plain.init)
     assert load_space("cnn", info=FASHION_MNIST) == plain
     assert load_space("svm", info=digits_like()) == load_space("svm")  # type: ignore[arg-type]
+
+
+GPU = {
+    "params": {"width": {"type": "categorical", "choices": [16, 32, 64, 128]}},
+    "configs": [{"width": 128}, {"width": 64, "lr": 0.05}],
+}
+
+
+def test_on_a_gpu_the_space_is_searched_in_its_wider_ranges() -> None:
+    """The file's ``gpu`` section: ranges that replace the others where the networks train
+    on a GPU, and whole configurations valid in them (not on a CPU)."""
+    space = parse_space({**DOC, "gpu": GPU}, "toy.yaml")
+    assert space.gpu_configs == ({"lr": 0.01, "width": 128}, {"lr": 0.05, "width": 64})
+    with pytest.raises(ConfigError, match="width"):
+        space.validate({"lr": 0.01, "width": 128})  # the CPU's ranges
+    wide = space.on_gpu()
+    assert wide.validate({"lr": 0.01, "width": 128}) == {"lr": 0.01, "width": 128}
+    assert wide.init == space.init and wide.gpu_configs == space.gpu_configs
+    width = next(p for p in wide.params if p.name == "width")
+    assert width.choices == (16, 32, 64, 128)
+    # no section: the same space on either
+    plain = parse_space(DOC, "toy.yaml")
+    assert plain.on_gpu() == plain and plain.gpu_configs == ()
+
+
+@pytest.mark.parametrize(
+    ("gpu", "message"),
+    [
+        ([{"width": 64}], "'gpu' must be a mapping with 'params' and/or 'configs'"),
+        ({"configs": [{"width": 64}], "extra": 1}, "'gpu' must be a mapping"),
+        ({"params": {"depth": {"type": "int", "low": 1, "high": 3}}}, r"unknown .*'depth'"),
+        # narrower: init (width 16) would be invalid on a GPU
+        (
+            {"params": {"width": {"type": "categorical", "choices": [32, 64]}}},
+            "must keep init valid",
+        ),
+        ({"configs": [{"width": 64}]}, "width"),  # not in the (CPU) ranges it keeps
+        ({"configs": {"width": 32}}, "'configs' must be a list of mappings"),
+    ],
+)
+def test_a_bad_gpu_section_is_a_one_line_error_naming_the_file(gpu: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        parse_space({**DOC, "gpu": gpu}, "toy.yaml")
+    assert "toy.yaml" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_shipped_networks_gpu_configurations_are_the_measured_ones() -> None:
+    """resnet and cnn ship the four networks measured side by side on an H200
+    (benchmarks/gpu_networks.py): valid only in their GPU ranges, flips off for digits."""
+    from benchmarks.gpu_networks import CONFIGS
+
+    for key, (family, changes) in CONFIGS.items():
+        space = load_space(family)
+        changes = dict(changes)
+        base = dict(space.init)
+        for start in ("long", "second"):
+            if changes.pop(start, False):
+                base = dict(getattr(space, start))
+        measured = {**base, **changes}
+        ours = [c for c in space.gpu_configs if {**c, "epochs": 0} == {**measured, "epochs": 0}]
+        assert len(ours) == 1, key
+        assert load_space(family, gpu=True).validate(ours[0]) == ours[0]
+    assert all(c["flip"] is False for c in load_space("cnn", info=digits_like()).gpu_configs)  # type: ignore[arg-type]

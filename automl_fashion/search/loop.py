@@ -51,7 +51,7 @@ from automl_fashion.search.layout import SHUTDOWN_SECONDS
 from automl_fashion.search.lengths import second_timing_limit, timing_limit
 from automl_fashion.search.plan import Plan, make_plan
 from automl_fashion.search.pool import WorkerPool
-from automl_fashion.search.worker import FAILURE_STREAK, PARENT_ENDED, cuda_devices, open_study
+from automl_fashion.search.worker import FAILURE_STREAK, PARENT_ENDED, open_study, search_gpus
 from automl_fashion.search_space import load_space
 from automl_fashion.storage import artifacts_dir, mask_url, recover_stale_trials, studies_dir
 from automl_fashion.threads import available_cores
@@ -129,7 +129,8 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     recovered = recover_stale_trials(study)
     _requeue_interrupted(study)
     if config.warm_start:
-        _warm_start(study, plan, config.spaces_dir, dataset.info)
+        gpu = search_gpus(config.device, config.families) > 0
+        _warm_start(study, plan, config.spaces_dir, dataset.info, gpu=gpu)
 
     pool = WorkerPool(config, soft, hard, threads, t_start, max_deaths=max(4, 2 * jobs))
     # `kill` (SIGTERM) stops the search the way Ctrl-C does: trials end at their next rung
@@ -277,9 +278,7 @@ def _plan(
         else n_images - config.val_size
     )
     cores = available_cores()
-    gpus = cuda_devices(config.device, config.families)
-    if config.device.startswith("cuda:"):
-        gpus = 1  # the one device named
+    gpus = search_gpus(config.device, config.families)
     device = "cuda" if gpus else "cpu"
     speeds = measure_speeds(
         config.families,
@@ -292,10 +291,12 @@ def _plan(
         second_within=second_timing_limit(config.budget),
     )
     seen = {f for t in study.get_trials(deepcopy=False) if (f := family_of(t)) is not None}
-    variants, long, second, max_epochs = {}, {}, {}, {}
+    variants, long, second, max_epochs, gpu_configs = {}, {}, {}, {}, {}
     for name in config.families:
-        space = load_space(name, config.spaces_dir, info=info)
+        space = load_space(name, config.spaces_dir, info=info, gpu=gpus > 0)
         variants[name] = [space.changes(var) for var in space.variants]
+        if gpus and space.gpu_configs:
+            gpu_configs[name] = [space.changes(c) for c in space.gpu_configs]
         if space.long is not None:
             long[name] = space.changes(space.long)
         if space.second is not None:
@@ -319,6 +320,7 @@ def _plan(
         long=long,
         second=second,
         max_epochs=max_epochs,
+        gpu_configs=gpu_configs,
     )
 
 
@@ -333,11 +335,19 @@ def family_of(trial: optuna.trial.FrozenTrial) -> str | None:
     return family if isinstance(family, str) else None
 
 
-def _warm_start(study: optuna.Study, plan: Plan, spaces_dir: str | None, info: DatasetInfo) -> None:
+def _warm_start(
+    study: optuna.Study,
+    plan: Plan,
+    spaces_dir: str | None,
+    info: DatasetInfo,
+    *,
+    gpu: bool = False,
+) -> None:
     """Queue the plan's known-good inits (families already in the study are not in it),
-    within what the data set allows (no flips of digits: see ``SearchSpace.for_data``)."""
+    within what the data set allows (no flips of digits: see ``SearchSpace.for_data``) and,
+    where the networks train on a GPU, in its ranges."""
     for item in plan.queue:
-        space = load_space(item.family, spaces_dir, info=info)
+        space = load_space(item.family, spaces_dir, info=info, gpu=gpu)
         params = {"family": item.family, **space.trial_params({**space.init, **item.overrides})}
         study.enqueue_trial(params, user_attrs={"warm_start": True})
 

@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from automl_fashion.families._schedule import MIN_EPOCHS
+from automl_fashion.search.gpu_plan import make_gpu_plan
 from automl_fashion.search.layout import (
     EXPORT_BASE_SECONDS,
     MIN_EPOCH_SHARE,
@@ -99,6 +100,7 @@ def make_plan(
     long: Mapping[str, Mapping[str, Any]] | None = None,
     second: Mapping[str, Mapping[str, Any]] | None = None,
     max_epochs: Mapping[str, int] | None = None,
+    gpu_configs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> Plan:
     """How to spend ``budget`` seconds on ``cores`` cores searching ``families``.
 
@@ -112,11 +114,31 @@ def make_plan(
     ``second``: per family, changes to its init for the second round of long networks
     (``SearchSpace.second``; where ``speeds`` timed it and one of each fits that share).
     ``max_epochs``: per family, the most epochs its search space allows (lengthened
-    schedules stop there).
+    schedules stop there). ``gpu_configs``: per network family, its configurations for a
+    GPU (``SearchSpace.gpu_configs``, as changes to init): with ``gpus``, the plan is
+    :func:`~automl_fashion.search.gpu_plan.make_gpu_plan`'s.
     """
     cores = max(1, cores)
     reasons: list[str] = []
     ordered = sorted(families, key=lambda f: WARM_START_ORDER.get(f, len(WARM_START_ORDER)))
+    if gpus > 0 and gpu_configs:
+        on_gpu = make_gpu_plan(
+            budget,
+            cores,
+            families,
+            speeds,
+            gpus,
+            gpu_configs,
+            jobs=jobs,
+            threads=threads,
+            max_jobs=max_jobs,
+            named=named,
+            seen=seen,
+            export=export,
+            order=ordered,
+        )
+        if on_gpu is not None:
+            return on_gpu
     network = next((f for f in NETWORKS if f in families and f not in seen), None)
     net_time = speeds.fit_time(network, 1) if network else None
 

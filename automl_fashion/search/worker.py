@@ -84,6 +84,13 @@ def cuda_devices(device: str, families: list[str]) -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
+def search_gpus(device: str, families: list[str]) -> int:
+    """GPUs the search's networks train on: :func:`cuda_devices`, or the one ``device``
+    names (``cuda:N``). Where there are any, search spaces are searched in their GPU ranges
+    (``SearchSpace.on_gpu``)."""
+    return 1 if device.startswith("cuda:") else cuda_devices(device, families)
+
+
 def worker_device(device: str, index: int, gpus: int) -> str:
     """The device of worker ``index``: with several GPUs, spread over them (``cuda:i``
     for ``i = index % gpus``);
@@ -217,6 +224,7 @@ def _work(job: WorkerJob, control: _Control) -> dict[str, Any]:
         config.spaces_dir,
         artifacts=str(artifacts_dir(config.study, config.studies_dir)),
         deadline=job.soft,
+        gpu=search_gpus(config.device, config.families) > 0,
     )
     deadline = Deadline(at=job.soft)
 

@@ -71,6 +71,39 @@ def test_deploying_leaves_the_trained_network_untouched(name: str, tiny_split: S
     torch.testing.assert_close(deployed(x).detach().double().numpy(), before, atol=1e-5, rtol=1e-4)
 
 
+def test_the_cpu_prediction_time_is_timed_on_a_copy_for_all_the_views(
+    tiny_split: Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A network trained on a GPU keeps time for its ONNX graph's check on the CPU after its
+    last epoch: timed on a CPU copy (the network in training stays as it is), every test-time
+    view in it, scaled from the images timed to the ones to predict."""
+    params = {**quick_params("cnn"), "epochs": 1, "flip": True}
+    model = families.get("cnn")(params, seed=0, threads=1, device="cpu").fit(tiny_split)
+    network = model.model_
+    network.train()
+    state = {k: v.clone() for k, v in network.state_dict().items()}
+    calls: list[int] = []
+    deploy = type(model).deploy_module
+
+    def counted(self: object) -> object:
+        module = deploy(self)  # type: ignore[arg-type]
+        forward = module.forward
+
+        def spy(x: torch.Tensor) -> torch.Tensor:
+            calls.append(len(x))
+            return forward(x)
+
+        module.forward = spy  # type: ignore[method-assign]
+        return module
+
+    monkeypatch.setattr(type(model), "deploy_module", counted)
+    seconds = model.cpu_prediction_seconds(10_000, sample=16)
+    assert seconds > 0 and calls == [2, 16]  # a warm-up, then the timed images
+    assert model.model_ is network and network.training
+    assert all(torch.equal(v, state[k]) for k, v in network.state_dict().items())
+    assert len(model.tta_views) == 2  # the copy averages the flipped view: in the time
+
+
 def test_mixed_precision_is_bfloat16_where_the_chip_has_it_else_float16_on_a_gpu(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -135,7 +135,9 @@ def test_networks_timed_on_a_gpu_count_the_gpus_overhead_and_no_thread_speedup(
 
     devices: list[tuple[int, object]] = []
 
-    def timed(family: str, threads: int, spaces: object, device: object, *a: object) -> tuple:
+    def timed(
+        family: str, threads: int, spaces: object, device: object, *a: object, **k: object
+    ) -> tuple:
         devices.append((threads, device))
         return 0.002, 100
 
@@ -147,3 +149,31 @@ def test_networks_timed_on_a_gpu_count_the_gpus_overhead_and_no_thread_speedup(
     assert speeds.device == "cuda" and speeds.fit_time("cnn", 16) == speeds.fit_seconds["cnn"]
     assert "networks on cuda" in speeds.source
     assert measure_speeds(["svm"], n_train=1_000, cores=2).device == "cpu"
+
+
+def test_on_a_gpu_its_configurations_are_timed_there_and_their_prediction_on_the_cpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each GPU configuration of a network family (the shipped cnn's two): its whole fit
+    from steps timed on the GPU, and its prediction of 10,000 test images on one CPU
+    thread, timed there: the export checks the ensemble's ONNX graph on the CPU, where the
+    96-channel cnn costs far more than the CPU's 16-channel init. Not timed on a CPU."""
+    from automl_fashion.search import calibrate
+    from automl_fashion.search_space import load_space
+
+    steps: list[object] = []
+
+    def timed(family: str, threads: int, *a: object, **k: object) -> tuple:
+        steps.append(k.get("params"))
+        return 0.002, 100
+
+    monkeypatch.setattr(calibrate, "step_seconds", timed)
+    speeds = measure_speeds(["cnn", "svm"], n_train=1_000, cores=16, device="cuda")
+    gpu = load_space("cnn", gpu=True).gpu_configs
+    assert [p for p in steps if p is not None] == [gpu[0]] * 3 + [gpu[1]] * 3  # bursts
+    epoch = 0.002 * 10 * calibrate.GPU_EPOCH_OVERHEAD
+    assert speeds.long_seconds["cnn:gpu0"] == pytest.approx(epoch * 240)
+    assert speeds.long_seconds["cnn:gpu1"] == pytest.approx(epoch * 240)
+    assert speeds.predict_seconds["cnn:gpu1"] > speeds.predict_seconds["cnn"] > 0
+    on_cpu = measure_speeds(["cnn"], n_train=1_000, cores=2)
+    assert not any(":gpu" in k for k in [*on_cpu.long_seconds, *on_cpu.predict_seconds])

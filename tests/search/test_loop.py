@@ -215,3 +215,45 @@ def test_two_hours_queue_the_cnns_long_then_its_second_configuration(
     # then a third round of it, whole: each network shortens itself to the time left
     assert len(nets) == 6
     assert nets[4:] == [dict(space.second)] * 2
+
+
+def test_on_a_gpu_the_networks_sized_for_it_are_queued_and_drawn_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a GPU, the shipped spaces' GPU configurations reach the queue (resnet and cnn in
+    turn, one per worker) in their GPU ranges, and the trial that takes each from the queue
+    trains it whole: 96 channels and batches of 512 are outside the CPU's ranges."""
+    from automl_fashion.data import sets
+    from automl_fashion.errors import ConfigError
+    from automl_fashion.search import loop
+    from automl_fashion.search.config import SearchConfig
+    from automl_fashion.search.speeds import Speeds
+    from automl_fashion.search_space import load_space
+    from automl_fashion.trial import TrialSettings, suggest
+
+    speeds = Speeds(
+        fit_seconds={"cnn": 30.0, "resnet": 40.0, "svm": 80.0},
+        epochs={"cnn": 16, "resnet": 13},
+        device="cuda",
+    )
+    monkeypatch.setattr(loop, "measure_speeds", lambda *a, **k: speeds)
+    monkeypatch.setattr(loop, "available_cores", lambda: 16)
+    monkeypatch.setattr(loop, "search_gpus", lambda *a: 1)
+    config = SearchConfig(600, families=["cnn", "resnet", "svm"], val_size=10_000)
+    info = sets.builtin("fashion-mnist").info
+    study = optuna.create_study()
+    plan = loop._plan(study, config, False, info, 60_000)
+    assert (plan.jobs, plan.threads) == (4, 4)
+    with pytest.raises(ConfigError, match="width"):  # the CPU's ranges refuse them
+        loop._warm_start(optuna.create_study(), plan, None, info)
+    loop._warm_start(study, plan, None, info, gpu=True)
+    settings = TrialSettings(["cnn", "resnet", "svm"], 4, 0, gpu=True)
+    drawn = [suggest(study.ask(), settings, info) for _ in range(4)]
+    res, cnn = load_space("resnet", gpu=True), load_space("cnn", gpu=True)
+    assert drawn == [
+        ("resnet", dict(res.gpu_configs[0])),
+        ("cnn", dict(cnn.gpu_configs[0])),
+        ("resnet", dict(res.gpu_configs[1])),
+        ("cnn", dict(cnn.gpu_configs[1])),
+    ]
+    assert drawn[3][1]["width"] == 96 and drawn[3][1]["batch_size"] == 512
