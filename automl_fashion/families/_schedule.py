@@ -76,38 +76,44 @@ def epochs_within(
 RECHECK_EPOCH = 2
 
 
+#: Past RECHECK_EPOCH, a network's recent pace is the mean of its last this many epochs: one
+#: slow epoch (the other worker's trial starting beside it) weighs a third.
+RECENT_EPOCHS = 3
+
+
 class Pacer:
     """When a network training to a deadline changes its number of epochs.
 
     After the first epoch, to what fits at that epoch's pace (never more than planned: a
     schedule too long must be cut before its learning rate anneals). After
     :data:`RECHECK_EPOCH`, to what fits at the pace since the first epoch, up to the planned
-    number again. After any later epoch, shorter where the slower of that pace and the last
-    epoch's would end past the deadline (the time to finish kept). Times are ``time.time()``
-    values, so that tests drive it with made-up ones.
+    number again. After any later epoch, shorter where the slower of that pace and the
+    recent one (:data:`RECENT_EPOCHS`) would end past the deadline (the time to finish
+    kept). Times are ``time.time()`` values, so that tests drive it with made-up ones.
     """
 
     def __init__(self, deadline: float, planned: int) -> None:
         self.deadline = deadline
         self.planned = planned
-        self._first_end: float | None = None
+        self._ends: list[float] = []  # when each epoch ended, from the first
 
     def epochs_after(
         self, epoch: int, epochs: int, started: float, now: float, finish: float
     ) -> int:
         """The schedule's epochs after epoch ``epoch`` (begun at ``started``, ended at
         ``now``) of ``epochs``, keeping ``finish`` seconds after the last."""
-        last = now - started
         if epoch == 1:
-            self._first_end = now
-            fit = epochs_within(self.deadline, now, last, epochs, finish)
+            self._ends = [now]
+            fit = epochs_within(self.deadline, now, now - started, epochs, finish)
             return min(fit, epochs)
-        if self._first_end is None or epoch < RECHECK_EPOCH or epoch >= epochs:
+        self._ends.append(now)
+        if len(self._ends) != epoch or epoch < RECHECK_EPOCH or epoch >= epochs:
             return epochs
-        pace = (now - self._first_end) / (epoch - 1)
+        pace = (now - self._ends[0]) / (epoch - 1)
         if epoch == RECHECK_EPOCH:
             return epochs_within(self.deadline, now, pace, self.planned, finish, done=epoch)
-        slower = max(pace, last)
+        recent = min(RECENT_EPOCHS, epoch - 1)
+        slower = max(pace, (now - self._ends[-1 - recent]) / recent)
         if now + (epochs - epoch) * slower + finish <= self.deadline:
             return epochs
         return min(epochs, epochs_within(self.deadline, now, slower, epochs, finish, done=epoch))
@@ -152,6 +158,7 @@ __all__ = [
     "FIRST_RUNG",
     "LATE_SHARE",
     "MIN_EPOCHS",
+    "RECENT_EPOCHS",
     "RECHECK_EPOCH",
     "SCHEDULE_STEPS",
     "Pacer",

@@ -210,19 +210,26 @@ def test_a_network_paces_itself_again_after_its_first_slow_epoch() -> None:
 def test_a_network_that_slows_down_shortens_its_schedule_again() -> None:
     """After RECHECK_EPOCH a network whose epochs slow down (the other worker starts a
     network beside it) shortens its schedule where it would end past the deadline, at the
-    slower of its pace and its last epoch; nowhere does it lengthen it again."""
-    from automl_fashion.families._schedule import Pacer
+    slower of its pace and the mean of its last three epochs; nowhere does it lengthen it
+    again."""
+    from automl_fashion.families._schedule import RECENT_EPOCHS, Pacer
 
+    assert RECENT_EPOCHS == 3
     pacer = Pacer(deadline=100.0, planned=40)
     assert pacer.epochs_after(1, 40, started=0.0, now=2.0, finish=1.0) == 40
     assert pacer.epochs_after(2, 40, started=2.0, now=4.0, finish=1.0) == 40  # 48 would fit
     assert pacer.epochs_after(3, 40, started=4.0, now=6.0, finish=1.0) == 40
     assert pacer.epochs_after(4, 40, started=6.0, now=8.0, finish=1.0) == 40
-    # epoch 5 takes 4 s: 35 more at 4 s end past the deadline; 22 s left of 88 s at that
-    # pace, less the time kept, is 21 more (3% of the time left kept: 2.64 s)
-    assert pacer.epochs_after(5, 40, started=8.0, now=12.0, finish=1.0) == 5 + 21
+    # epoch 5 takes 4 s: the last three took 8 s, and 35 more at 8/3 s end past the
+    # deadline; 88 s left less 3% of them, at 8/3 s, is 32 more
+    assert pacer.epochs_after(5, 40, started=8.0, now=12.0, finish=1.0) == 5 + 32
     # faster again: not lengthened past the epoch-2 decision
-    assert pacer.epochs_after(6, 26, started=12.0, now=13.0, finish=1.0) == 26
+    assert pacer.epochs_after(6, 37, started=12.0, now=13.0, finish=1.0) == 37
+    # one slow epoch where there is room for it changes nothing
+    roomy = Pacer(deadline=200.0, planned=40)
+    for epoch in range(1, 5):
+        assert roomy.epochs_after(epoch, 40, 2.0 * (epoch - 1), 2.0 * epoch, 1.0) == 40
+    assert roomy.epochs_after(5, 40, started=8.0, now=12.0, finish=1.0) == 40
 
 
 def test_the_time_to_finish_grows_with_the_validation_and_the_views() -> None:
