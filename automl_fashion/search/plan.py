@@ -377,6 +377,16 @@ def make_plan(
                 f"{planned} epochs, fewer if the first epoch shows they do not fit: what the "
                 "inits leave of the budget"
             )
+    most = (max_epochs or {}).get(network or "")
+    if solo and most and most > solo and queue and queue[-1].family == network:
+        # nothing after the lone network: it may fill its worker's time, as its own pace
+        # shows (the calibration's estimate is noisy: a disturbed one planned 13 epochs
+        # where 17 fitted, and the network ended 4 minutes early)
+        queue[-1] = Queued(network, {**queue[-1].overrides, "epochs": most}, queue[-1].seconds)
+        reasons.append(
+            f"nothing after it: the {network} network may lengthen its schedule up to "
+            f"{most} epochs, as many as its own pace after its first epochs shows fit"
+        )
     if skipped:
         reasons.append(
             "not warm-started (name them with --families, or give a longer --budget): "

@@ -327,9 +327,13 @@ def test_a_lone_long_network_gets_the_time_its_partner_leaves(budget: int, epoch
     )
     assert (plan.jobs, plan.threads) == (1, 2)
     nets = [q for q in plan.queue if q.family == "cnn"]
-    assert len(nets) == 1 and nets[0].overrides["epochs"] == epochs
-    # the families that fit after it are queued, the rest skipped with a reason
+    assert len(nets) == 1 and nets[0].seconds == pytest.approx(1400.0 / 1.7 * epochs / 22)
+    # the families that fit after it are queued, the rest skipped with a reason; with none
+    # after it, the network may fill the time, up to the space's most epochs, on its pace
     assert plan.queue[0].family == "svm"
+    last = plan.queue[-1] is nets[0]
+    assert nets[0].overrides["epochs"] == (40 if last else epochs)
+    assert last == (budget == 900) and last == any("nothing after it" in r for r in plan.reasons)
 
 
 def test_a_lone_long_network_needs_most_of_its_epochs_and_the_layout_free() -> None:
