@@ -106,17 +106,19 @@ def summarise(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
 
     from automl_fashion.data import load_split, load_test
 
-    rows = [json.loads(f.read_text()) for f in sorted(out.glob("*.json")) if f.stem in CONFIGS]
+    # file names from CONFIGS, never from what the files say
+    keys = [k for k in sorted(CONFIGS) if (out / f"{k}.json").is_file()]
+    rows = [{**json.loads((out / f"{k}.json").read_text()), "key": k} for k in keys]
     y_val, y_test = load_split().y_val, load_test()[1]
-    probs = {r["key"]: np.load(out / f"{r['key']}.npz") for r in rows}
+    probs = {k: np.load(out / f"{k}.npz") for k in keys}
     averages = []
     for n in range(2, len(rows) + 1):
-        for keys in itertools.combinations(sorted(probs), n):
-            val = np.mean([probs[k]["val"] for k in keys], axis=0)
-            test = np.mean([probs[k]["test"] for k in keys], axis=0)
+        for members in itertools.combinations(sorted(probs), n):
+            val = np.mean([probs[k]["val"] for k in members], axis=0)
+            test = np.mean([probs[k]["test"] for k in members], axis=0)
             averages.append(
                 {
-                    "members": list(keys),
+                    "members": list(members),
                     "val_accuracy": float(np.mean(val.argmax(1) == y_val)),
                     "test_accuracy": float(np.mean(test.argmax(1) == y_test)),
                 }

@@ -90,6 +90,8 @@ def test_the_gpu_networks_benchmark_summarises_each_network_and_their_averages(
         np.savez(tmp_path / f"{key}.npz", **probs)
         (tmp_path / f"{key}.json").write_text(json.dumps({"key": key, "val_accuracy": 0.5}))
     (tmp_path / "notes.json").write_text("{}")  # not a configuration: not a network
+    # a row naming another file is read under its own file's name
+    (tmp_path / "res64b2.json").write_text(json.dumps({"key": "../notes", "val_accuracy": 0.5}))
     (tmp_path / "smi.txt").write_text("0, 0\n0, 80\n")
     result = summarise(tmp_path, {"seconds": 1.0})
     assert [r["key"] for r in result["networks"]] == ["cnnLw64", "res64b2"]
