@@ -56,13 +56,9 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def train_one(key: str, seconds: float, epochs: int, out: Path, threads: int) -> None:
-    """Train configuration ``key`` to a deadline; save its probabilities and its row."""
-    import numpy as np
-    import torch
-
-    from automl_fashion import families
-    from automl_fashion.data import load_split, load_test
+def configuration(key: str) -> tuple[str, dict[str, Any]]:
+    """The family and the whole parameters of configuration ``key`` (its epochs as in the
+    configuration it starts from)."""
     from automl_fashion.search_space import load_space
 
     family, changes = CONFIGS[key]
@@ -72,7 +68,19 @@ def train_one(key: str, seconds: float, epochs: int, out: Path, threads: int) ->
     for start in ("long", "second"):
         if changes.pop(start, False):
             params = dict(getattr(space, start))
-    params.update(changes, epochs=epochs)
+    return family, {**params, **changes}
+
+
+def train_one(key: str, seconds: float, epochs: int, out: Path, threads: int) -> None:
+    """Train configuration ``key`` to a deadline; save its probabilities and its row."""
+    import numpy as np
+    import torch
+
+    from automl_fashion import families
+    from automl_fashion.data import load_split, load_test
+
+    family, params = configuration(key)
+    params["epochs"] = epochs
     split = load_split()
     X_test, y_test = load_test()
     model = families.get(family)(params, threads=threads, device="cuda", seed=0)

@@ -161,16 +161,11 @@ def test_a_bad_gpu_section_is_a_one_line_error_naming_the_file(gpu: object, mess
 def test_the_shipped_networks_gpu_configurations_are_the_measured_ones() -> None:
     """resnet and cnn ship the four networks measured side by side on an H200
     (benchmarks/gpu_networks.py): valid only in their GPU ranges, flips off for digits."""
-    from benchmarks.gpu_networks import CONFIGS
+    from benchmarks.gpu_networks import CONFIGS, configuration
 
-    for key, (family, changes) in CONFIGS.items():
+    for key in CONFIGS:
+        family, measured = configuration(key)
         space = load_space(family)
-        changes = dict(changes)
-        base = dict(space.init)
-        for start in ("long", "second"):
-            if changes.pop(start, False):
-                base = dict(getattr(space, start))
-        measured = {**base, **changes}
         ours = [c for c in space.gpu_configs if {**c, "epochs": 0} == {**measured, "epochs": 0}]
         assert len(ours) == 1, key
         assert load_space(family, gpu=True).validate(ours[0]) == ours[0]

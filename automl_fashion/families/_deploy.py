@@ -30,6 +30,22 @@ def _nn() -> type[nn.Module]:
     return nn.Module
 
 
+def cpu_seconds(module: nn.Module, shape: tuple[int, ...], n: int, sample: int) -> float:
+    """Seconds a deployed ``module`` takes on the CPU for ``n`` images of ``shape``, timed on
+    ``sample`` of them after a warm-up pass on two."""
+    import time
+
+    import torch
+
+    x = torch.zeros(sample, *shape)
+    with torch.inference_mode():
+        module(x[:2])
+        start = time.perf_counter()
+        module(x)
+        seconds = time.perf_counter() - start
+    return seconds * n / sample
+
+
 def buffer(module: nn.Module, name: str, array: np.ndarray) -> None:
     """A copy of ``array`` as a float32 buffer: the fitted model's own arrays (often float32
     already, which ``as_tensor`` would share) must not change with the module."""

@@ -5,6 +5,7 @@ tensors are touched (``update_ema``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -125,6 +126,22 @@ class Pacer:
         return min(epochs, epochs_within(self.deadline, now, slower, epochs, finish, done=epoch))
 
 
+def resumed_schedule(
+    make: Callable[[int], Any], optimizer: Any, peaks: Sequence[float], steps: int, done: int
+) -> Any:
+    """A schedule of ``steps`` in all made by ``make`` (or None), at step ``done``: a
+    network's schedule changed mid-run goes on from where it is. The learning rates are set
+    back to their ``peaks`` first, since torch's cosine schedule steps from the current rate
+    (it would decay twice)."""
+    for group, peak in zip(optimizer.param_groups, peaks, strict=True):
+        group["lr"] = peak
+    schedule = make(steps)
+    if schedule is not None:
+        for _ in range(done):
+            schedule.step()
+    return schedule
+
+
 def schedule_step(epoch: int, epochs: int) -> int:
     """The rung step of ``epoch`` in a schedule of ``epochs``: its share, per mille."""
     return SCHEDULE_STEPS * epoch // max(1, epochs)
@@ -173,6 +190,7 @@ __all__ = [
     "epochs_within",
     "finish_seconds",
     "linear_schedule",
+    "resumed_schedule",
     "schedule_step",
     "update_ema",
 ]

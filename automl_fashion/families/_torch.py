@@ -23,6 +23,7 @@ import numpy as np
 
 from automl_fashion.data import Split
 from automl_fashion.families._base import Family, NotLearning, Report, TrainingDiverged
+from automl_fashion.families._deploy import cpu_seconds
 from automl_fashion.families._images import (
     augment,
     background,
@@ -38,6 +39,7 @@ from automl_fashion.families._schedule import (
     ema_decay,
     finish_seconds,
     linear_schedule,
+    resumed_schedule,
     schedule_step,
     update_ema,
 )
@@ -253,16 +255,10 @@ class TorchFamily(Family):
                 return
             # a schedule cut off by the deadline leaves a model at a high learning rate:
             # rather run a whole schedule over the epochs that fit, from where this one is
-            # (the learning rates back at their peaks first: the cosine schedule steps from
-            # the current one)
             epochs = fit
             self.params["epochs"] = fit
-            for group, peak in zip(opt.param_groups, peaks, strict=True):
-                group["lr"] = peak
-            sched = make_schedule(fit * steps_per_epoch)
-            if sched is not None:
-                for _ in range(epoch * steps_per_epoch):
-                    sched.step()
+            total, done = fit * steps_per_epoch, epoch * steps_per_epoch
+            sched = resumed_schedule(make_schedule, opt, peaks, total, done)
 
         smoothing = float(p("label_smoothing", 0.0))
         # mixed precision (amp_dtype); float16 needs its gradients scaled (bfloat16 does not)
@@ -375,20 +371,11 @@ class TorchFamily(Family):
 
     def cpu_prediction_seconds(self, n: int, sample: int = CPU_SAMPLE) -> float:
         """Seconds the CPU takes to predict ``n`` images with a copy of this network (all its
-        test-time views), on this fit's threads, timed on ``sample`` images after a warm-up:
-        where the network trains on a GPU, what the check of its ONNX graph on the
-        validation images costs after its last epoch (onnxruntime on the CPU): the GPU's
-        64-128-256 resnet takes some 70 times the multiply-adds of the CPU's 16-channel cnn."""
-        import torch
-
-        module = self.deploy_module()
-        x = torch.zeros(sample, *self.info.shape)
-        with torch.inference_mode():
-            module(x[:2])
-            start = time.perf_counter()
-            module(x)
-            seconds = time.perf_counter() - start
-        return seconds * n / sample
+        test-time views), on this fit's threads: where the network trains on a GPU, what
+        the check of its ONNX graph on the validation images costs after its last epoch
+        (onnxruntime on the CPU): the GPU's 64-128-256 resnet takes some 70 times the
+        multiply-adds of the CPU's 16-channel cnn."""
+        return cpu_seconds(self.deploy_module(), self.info.shape, n, sample)
 
     def _logits(self, X: torch.Tensor) -> torch.Tensor:
         import torch

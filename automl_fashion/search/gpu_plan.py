@@ -23,7 +23,7 @@ from typing import Any
 
 from automl_fashion.search.layout import EXPORT_BASE_SECONDS, SHUTDOWN_SECONDS, STARTUP_SECONDS
 from automl_fashion.search.lengths import NETWORK_ROUNDS
-from automl_fashion.search.planned import Plan, Queued
+from automl_fashion.search.planned import Plan, Queued, closing_reasons, queue_inits
 from automl_fashion.search.speeds import Speeds
 
 #: The order of the networks on a GPU, alternating between families: on an H200 the
@@ -109,7 +109,8 @@ def make_gpu_plan(
         reserve = gpu_export_reserve(budget, [key(m) for m in members], speeds, cores)
         return shutdown + (reserve if export else 0.0)
 
-    work = budget - STARTUP_SECONDS - kept(first)
+    first_kept = kept(first)
+    work = budget - STARTUP_SECONDS - first_kept
     free = [work] * jobs
     queue: list[Queued] = []
     rounds = 0
@@ -129,8 +130,8 @@ def make_gpu_plan(
         rounds += 1
     members = [(q.family, _index(nets, q)) for q in queue]
     reserve = kept(members)
-    if reserve > kept(first):  # more members to export: the time kept grows, if it can
-        free = [f - (reserve - kept(first)) for f in free]
+    if reserve > first_kept:  # more members to export: the time kept grows, if it can
+        free = [f - (reserve - first_kept) for f in free]
     epochs = ", ".join(f"{q.family} {q.overrides.get('epochs', '?')}" for q in queue[:jobs])
     reasons.append(
         f"{len(queue[:jobs])} network(s) sized for the GPU first, one per worker ({epochs} "
@@ -141,23 +142,11 @@ def make_gpu_plan(
         reasons.append(f"then {len(queue) - jobs} more of them, new seeds, where whole ones fit")
 
     skipped: dict[str, str] = {}
-    for fam in [f for f in order if f not in nets and f not in seen]:
-        seconds = speeds.fit_time(fam, threads)
-        w = max(range(jobs), key=lambda i: free[i])
-        if seconds is None or named or seconds <= free[w]:
-            queue.append(Queued(fam, {}, seconds))
-            free[w] -= seconds or 0.0
-        else:
-            skipped[fam] = (
-                f"its init needs ~{seconds:.0f} s and the GPU's networks leave "
-                f"~{max(0.0, free[w]):.0f} s"
-            )
-    if skipped:
-        reasons.append(
-            "not warm-started (name them with --families, or give a longer --budget): "
-            + "; ".join(f"{f}: {why}" for f, why in skipped.items())
-        )
-    reasons.append(f"{reserve:.0f} s kept for the end (stopping the workers, export)")
+    others = [f for f in order if f not in nets and f not in seen]
+    queue_inits(
+        others, speeds, threads, free, queue, skipped, named=named, left_by="the GPU's networks"
+    )
+    reasons += closing_reasons(skipped, reserve)
     return Plan(jobs, threads, tuple(queue), skipped, reserve, tuple(reasons), speeds.source)
 
 

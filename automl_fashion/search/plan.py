@@ -56,7 +56,7 @@ from automl_fashion.search.lengths import (
     pairs_with_second,
     solo_epochs,
 )
-from automl_fashion.search.planned import Plan, Queued
+from automl_fashion.search.planned import Plan, Queued, closing_reasons, queue_inits
 from automl_fashion.search.speeds import Speeds
 
 #: The order of the warm start: the strongest family first, since on a short budget it needs
@@ -311,17 +311,7 @@ def make_plan(
 
     def warm_start(fams: Sequence[str]) -> None:
         """Queue each family's init on the worker with the most time left, if it fits."""
-        for fam in fams:
-            seconds = speeds.fit_time(fam, threads)
-            w = max(range(jobs), key=lambda i: free[i])
-            if seconds is None or named or seconds <= free[w]:
-                queue.append(Queued(fam, {}, seconds))
-                free[w] -= seconds or 0.0
-            else:
-                skipped[fam] = (
-                    f"its init needs ~{seconds:.0f} s and the networks leave "
-                    f"~{max(0.0, free[w]):.0f} s"
-                )
+        queue_inits(fams, speeds, threads, free, queue, skipped, named=named)
 
     others = [f for f in ordered if f != network and f not in seen]
     # the families whose models join the networks' ensembles come before the second round of
@@ -387,12 +377,7 @@ def make_plan(
             f"nothing after it: the {network} network may lengthen its schedule up to "
             f"{most} epochs, as many as its own pace after its first epochs shows fit"
         )
-    if skipped:
-        reasons.append(
-            "not warm-started (name them with --families, or give a longer --budget): "
-            + "; ".join(f"{f}: {why}" for f, why in skipped.items())
-        )
-    reasons.append(f"{reserve:.0f} s kept for the end (stopping the workers, export)")
+    reasons += closing_reasons(skipped, reserve)
     return Plan(jobs, threads, tuple(queue), skipped, reserve, tuple(reasons), speeds.source)
 
 

@@ -1,12 +1,17 @@
 """What the budget plan (:func:`~automl_fashion.search.plan.make_plan`) decides, as data:
 the queue of warm-start trials, the layout, the time kept for the end and the reasons,
-JSON-ready for the study and the progress panel."""
+JSON-ready for the study and the progress panel; and the last steps every plan (the CPU's,
+the GPU's) takes: queueing the other families' inits where they fit, and saying why some
+were not."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from automl_fashion.search.speeds import Speeds
 
 
 @dataclass(frozen=True)
@@ -48,4 +53,42 @@ class Plan:
         return d
 
 
-__all__ = ["Plan", "Queued"]
+def queue_inits(
+    families: Sequence[str],
+    speeds: Speeds,
+    threads: int,
+    free: list[float],
+    queue: list[Queued],
+    skipped: MutableMapping[str, str],
+    *,
+    named: bool = False,
+    left_by: str = "the networks",
+) -> None:
+    """Queue each family's init on the worker with the most time left (``free``, seconds
+    per worker, updated), where it fits; unknown costs and ``named`` families always.
+    The others go to ``skipped``, with why."""
+    for fam in families:
+        seconds = speeds.fit_time(fam, threads)
+        w = max(range(len(free)), key=lambda i: free[i])
+        if seconds is None or named or seconds <= free[w]:
+            queue.append(Queued(fam, {}, seconds))
+            free[w] -= seconds or 0.0
+        else:
+            skipped[fam] = (
+                f"its init needs ~{seconds:.0f} s and {left_by} leave ~{max(0.0, free[w]):.0f} s"
+            )
+
+
+def closing_reasons(skipped: Mapping[str, str], reserve: float) -> list[str]:
+    """The plan's last lines: the families not warm-started and why, the time kept."""
+    lines = []
+    if skipped:
+        lines.append(
+            "not warm-started (name them with --families, or give a longer --budget): "
+            + "; ".join(f"{f}: {why}" for f, why in skipped.items())
+        )
+    lines.append(f"{reserve:.0f} s kept for the end (stopping the workers, export)")
+    return lines
+
+
+__all__ = ["Plan", "Queued", "closing_reasons", "queue_inits"]
