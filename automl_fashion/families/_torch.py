@@ -23,7 +23,6 @@ import numpy as np
 
 from automl_fashion.data import Split
 from automl_fashion.families._base import Family, NotLearning, Report, TrainingDiverged
-from automl_fashion.families._deploy import cpu_seconds
 from automl_fashion.families._images import (
     augment,
     background,
@@ -375,6 +374,8 @@ class TorchFamily(Family):
         the check of its ONNX graph on the validation images costs after its last epoch
         (onnxruntime on the CPU): the GPU's 64-128-256 resnet takes some 70 times the
         multiply-adds of the CPU's 16-channel cnn."""
+        from automl_fashion.families._deploy import cpu_seconds  # imports torch
+
         return cpu_seconds(self.deploy_module(), self.info.shape, n, sample)
 
     def _logits(self, X: torch.Tensor) -> torch.Tensor:
