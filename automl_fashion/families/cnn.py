@@ -24,6 +24,8 @@ class CNNFamily(TorchFamily):
     def build_network(self) -> nn.Module:
         from torch import nn
 
+        from automl_fashion.families._dropout import Dropout
+
         width, stages = int(self.params["width"]), int(self.params["stages"])
         convs = int(self.params["convs_per_stage"])
         dropout = float(self.params["dropout"])
@@ -44,12 +46,12 @@ class CNNFamily(TorchFamily):
         layers += [
             nn.AdaptiveAvgPool2d(1) if self.params.get("global_pool", False) else nn.Identity(),
             nn.Flatten(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
         ]
         features = c_in if self.params.get("global_pool", False) else c_in * h * w
         hidden = int(self.params.get("hidden", 0))
         if hidden:
-            layers += [nn.Linear(features, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+            layers += [nn.Linear(features, hidden), nn.ReLU(inplace=True), Dropout(dropout)]
             features = hidden
         layers.append(nn.Linear(features, self.info.n_classes))
         return nn.Sequential(*layers)

@@ -17,6 +17,8 @@ class MLPFamily(TorchFamily):
     def build_network(self) -> nn.Module:
         from torch import nn
 
+        from automl_fashion.families._dropout import Dropout
+
         width, depth = int(self.params["width"]), int(self.params["depth"])
         dropout = float(self.params["dropout"])
         layers: list[nn.Module] = [nn.Flatten()]
@@ -26,7 +28,7 @@ class MLPFamily(TorchFamily):
             layers += [nn.Linear(fan_in, width)]
             if self.params.get("batch_norm", False):
                 layers += [nn.BatchNorm1d(width)]
-            layers += [nn.ReLU(inplace=True), nn.Dropout(dropout)]
+            layers += [nn.ReLU(inplace=True), Dropout(dropout)]
             fan_in = width
         layers.append(nn.Linear(fan_in, self.info.n_classes))
         return nn.Sequential(*layers)

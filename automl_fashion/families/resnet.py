@@ -66,6 +66,8 @@ class ResNetFamily(TorchFamily):
     def build_network(self) -> nn.Module:
         from torch import nn
 
+        from automl_fashion.families._dropout import Dropout
+
         width, stages = int(self.params["width"]), int(self.params["stages"])
         blocks = int(self.params["blocks"])
         identity = bool(self.params.get("identity_init", False))
@@ -84,7 +86,7 @@ class ResNetFamily(TorchFamily):
         layers += [
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
-            nn.Dropout(float(self.params.get("dropout", 0.0))),
+            Dropout(float(self.params.get("dropout", 0.0))),
             nn.Linear(c_in, self.info.n_classes),
         ]
         return nn.Sequential(*layers)
