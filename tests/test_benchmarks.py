@@ -35,9 +35,14 @@ def test_compare_quick_runs_every_system_and_writes_its_results(tmp_path: Path) 
     for row in report["rows"]:
         assert 0.1 < row["test_accuracy"] <= 1.0 and row["curve"]
     assert report["throughput"]["peak_matmul_gflops"] > 0
+    # the step of the network a 10-minute search trains, not only the init's
+    assert report["throughput"]["long"]["train_gflops"] > 0
+    assert report["throughput"]["long"]["width"] > report["throughput"]["cnn_width"]
     assert report["orchestration"]["trivial_trials"] > 0
     assert (results / "compare-quick-anytime.png").read_bytes()[:4] == b"\x89PNG"
-    assert "| automl-fashion | 0 |" in (results / "compare-quick.md").read_text()
+    markdown = (results / "compare-quick.md").read_text()
+    assert "| automl-fashion | 0 |" in markdown
+    assert "The long configuration's step (32 channels" in markdown
     # the per-system summary over seeds; the partial file is gone once the report is whole
     assert [m["system"] for m in report["summary"]] == [r["system"] for r in report["rows"]]
     assert all(m["seeds"] == [0] for m in report["summary"])
