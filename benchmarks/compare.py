@@ -266,32 +266,16 @@ def throughput(quick: bool) -> dict[str, Any]:
 def step_throughput(
     params: dict[str, Any], cores: int, amp: Any, split: Any, quick: bool
 ) -> dict[str, Any]:
-    """One cnn configuration's training step (forward, backward and its own optimizer at
-    its own batch size, in the family's precision and layout), and the family's whole loop
-    (batch slicing, augmentation, schedule, validation) for one epoch on real images."""
-    import torch
-    import torch.nn.functional as F
-    from throughput import flops_per_image as count_flops  # a sibling script
+    """One cnn configuration's training step (forward, backward, AdamW at its own batch
+    size, in the family's precision, channels_last: ``throughput.step_rate``), and the
+    family's whole loop (batch slicing, augmentation, schedule, validation) for one epoch
+    on real images."""
+    from throughput import step_rate  # a sibling script
 
     from automl_fashion import families
 
-    fam = families.create("cnn", params, threads=cores)
-    net = fam.build_network().to(memory_format=torch.channels_last)  # type: ignore[attr-defined]
-    flops_per_image = count_flops(net)
     batch = int(params["batch_size"])
-    opt = fam._optimizer(net, float(params["lr"]), float(params["weight_decay"]))  # type: ignore[attr-defined]
-    x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 10, (batch,))
-    steps = 10 if quick else 60
-    for i in range(steps + 3):
-        if i == 3:
-            t0 = time.perf_counter()
-        with torch.autocast("cpu", dtype=amp or torch.bfloat16, enabled=amp is not None):
-            loss = F.cross_entropy(net(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    images_per_s = batch * steps / (time.perf_counter() - t0)
+    step = step_rate("cnn", cores, batch, True, False, 10 if quick else 60, amp is not None, params)
     n_train = min(len(split.y_train), 20_000)
     part = type(split)(
         split.X_train[:n_train], split.y_train[:n_train], split.X_val[:1000], split.y_val[:1000]
@@ -302,11 +286,11 @@ def step_throughput(
     return {
         "width": int(params["width"]),
         "batch_size": batch,
-        "train_gflops": round(images_per_s * flops_per_image / 1e9, 1),
-        "images_per_second": round(images_per_s),
-        "mflop_per_image": round(flops_per_image / 1e6, 1),
+        "train_gflops": step["gflops"],
+        "images_per_second": step["images_per_s"],
+        "mflop_per_image": step["mflop_per_image"],
         "family_loop_images_per_second": round(loop_images_per_s),
-        "family_loop_gflops": round(loop_images_per_s * flops_per_image / 1e9, 1),
+        "family_loop_gflops": round(loop_images_per_s * step["mflop_per_image"] / 1e3, 1),
     }
 
 

@@ -75,7 +75,9 @@ def step_rate(
     compiled: bool,
     steps: int,
     bf16: bool = False,
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """One training step of the family's init network (or the one ``params`` configure)."""
     import torch
     import torch.nn.functional as F
 
@@ -83,7 +85,7 @@ def step_rate(
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    net = families.create(family, threads=threads).build_network()  # type: ignore[attr-defined]
+    net = families.create(family, params, threads=threads).build_network()  # type: ignore[attr-defined]
     fpi = flops_per_image(net)
     net.train()
     x = torch.randn(batch, 1, 28, 28)
@@ -114,6 +116,7 @@ def step_rate(
         "step_ms": round(1000 * per_step, 2),
         "images_per_s": round(batch / per_step),
         "gflops": round(batch / per_step * fpi / 1e9, 1),
+        "mflop_per_image": round(fpi / 1e6, 1),
     }
 
 
