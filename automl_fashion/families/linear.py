@@ -35,7 +35,8 @@ class LinearFamily(Family):
     fidelity = "epochs"
 
     def _raw(self, X: np.ndarray) -> np.ndarray:
-        return featurize(X, self.params["features"], hog_cell=int(self.params.get("hog_cell", 4)))
+        hog_cell = int(self.params.get("hog_cell", 4))
+        return featurize(X, self.params["features"], hog_cell=hog_cell, threads=self.threads)
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         out: np.ndarray = self.scaler_.transform(self._raw(X))

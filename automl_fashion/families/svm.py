@@ -25,7 +25,7 @@ import numpy as np
 
 from automl_fashion.data import Split
 from automl_fashion.families._base import Family, Report, accuracy
-from automl_fashion.families._features import featurize
+from automl_fashion.families._features import featurize, map_threads
 
 if TYPE_CHECKING:
     from sklearn.decomposition import PCA
@@ -37,6 +37,8 @@ RUNGS = 4
 MIN_RUNG = 500
 #: PCA (and the gamma heuristic) is fitted on at most this many training images.
 PCA_FIT = 10_000
+#: Predictions are split across threads in parts of at least this many rows.
+PARALLEL_ROWS = 1_000
 
 
 def rung_sizes(train_size: int, available: int) -> list[int]:
@@ -70,7 +72,8 @@ class SVMFamily(Family):
     fidelity = "train_size"
 
     def _project(self, X: np.ndarray) -> np.ndarray:
-        F = featurize(X, self.params["features"], hog_cell=int(self.params.get("hog_cell", 4)))
+        hog_cell = int(self.params.get("hog_cell", 4))
+        F = featurize(X, self.params["features"], hog_cell=hog_cell, threads=self.threads)
         if self.scaler_ is not None:
             F = self.scaler_.transform(F)
         out: np.ndarray = self.pca_.transform(F)
@@ -86,7 +89,9 @@ class SVMFamily(Family):
         sizes = rung_sizes(int(p["train_size"]), len(data.y_train))
         order = balanced_order(data.y_train, rng)[: sizes[-1]]
         # features of the whole training set, then the rows: HOG of it is cached per worker
-        X_raw = featurize(data.X_train, p["features"], hog_cell=int(p.get("hog_cell", 4)))[order]
+        hog_cell = int(p.get("hog_cell", 4))
+        X_raw = featurize(data.X_train, p["features"], hog_cell=hog_cell, threads=self.threads)
+        X_raw = X_raw[order]
         y = data.y_train[order]
         sample = X_raw[:PCA_FIT]
         self.scaler_: StandardScaler | None = None
@@ -114,8 +119,10 @@ class SVMFamily(Family):
 
     def _scores(self, Z: np.ndarray) -> np.ndarray:
         """One-vs-rest decision values in the columns of the data set's classes (-inf for a
-        class the model never saw)."""
-        d = self.model_.decision_function(Z)
+        class the model never saw). Rows are split across the model's threads (libsvm
+        releases the GIL: 10,000 images in 4.6 s on two threads here, 9.7 s on one)."""
+        parts = np.array_split(Z, max(1, min(self.threads, len(Z) // PARALLEL_ROWS)))
+        d = np.concatenate(map_threads(self.model_.decision_function, parts, self.threads))
         if d.ndim == 1:  # two classes: sklearn's value is > 0 for the second
             votes = (d >= 0).astype(np.float64)
             conf = np.stack([-d, d], 1)
