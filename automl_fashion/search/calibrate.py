@@ -1,7 +1,9 @@
 """A few seconds of measurement before a search: how fast this machine trains each family.
 
 Torch families are timed directly: a few training steps of their init network on one
-thread (and on two, for the speedup), scaled to their init's epochs. The other families'
+thread (and on two, for the speedup), scaled to their init's epochs; their long
+configurations too where the budget could hold one (on two threads as well: it may train
+alone on every core, and wider networks gain more from a second thread). The other families'
 init fit times were measured on the reference machine (:data:`REFERENCE`) and are scaled by
 how fast this machine multiplies matrices on one thread compared with it.
 """
@@ -40,8 +42,19 @@ REFERENCE = {
 REFERENCE_GFLOPS = 106.0
 REFERENCE_IMAGES = 50_000
 #: A training epoch costs this much more than its steps timed alone: validation, augmentation,
-#: and two workers sharing the memory bus (a 10-minute search: 28 s per epoch, 22.3 s of steps).
+#: and two workers sharing the memory bus (a 10-minute search: 28 s per epoch, 22.3 s of steps;
+#: a 2-hour one's long cnn: 49.5 s per epoch on one thread, 38.4 s of steps).
 EPOCH_OVERHEAD = 1.3
+#: The same for a worker alone on the machine (the plan's one worker on every core): six
+#: 10-minute searches on the EPYC trained the long cnn at 24.5-26.4 s an epoch on two
+#: threads, 23.4 s of steps (timed on two threads). With 1.3, and the init's speedup on two
+#: threads (1.39x, where the long network's is 1.64x), one planned 39.6 s an epoch and left
+#: out the svm (2026-11-28).
+ALONE_OVERHEAD = 1.1
+#: How much faster the families other than networks fit on two threads than their
+#: :data:`REFERENCE` time, where less than a network's speedup: the svm's SVC fit is
+#: libsvm's one thread (its features and predictions are split across threads).
+TWO_THREAD_GAIN = {"svm": 1.1}
 #: The same on a GPU, where a step's kernels take less time than launching them: what the
 #: timed steps leave out weighs more. Measured once, on an H200 (a 10-minute search,
 #: 2026-11-27): its 40-epoch cnn, timed at 40 s of steps, took 88 and 94 s.
@@ -165,6 +178,7 @@ def measure_speeds(
     slowest = None  # the network that matters for the speedup (from the first burst)
     long_one: dict[str, float] = {}  # ... and of their long configurations
     long_batch: dict[str, int] = {}
+    long_two: dict[str, float] = {}  # ... the long one's on two threads (not the second's)
     for b in range(BURSTS):  # interleaved, so that one disturbance cannot slow them all
         for fam in networks:
             step, batches[fam] = step_seconds(fam, 1, spaces_dir, device, info)
@@ -179,6 +193,9 @@ def measure_speeds(
         for key, (fam, cfg, _) in longs.items():
             step, long_batch[key] = step_seconds(fam, 1, spaces_dir, device, info, params=cfg)
             long_one[key] = min(long_one.get(key, math.inf), step)
+            if key == fam and cores >= 2 and device == "cpu":  # it may train on every core
+                step = step_seconds(fam, 2, spaces_dir, device, info, params=cfg)[0]
+                long_two[key] = min(long_two.get(key, math.inf), step)
         if networks and cores >= 2 and device == "cpu":
             slowest = slowest or max(one, key=lambda f: one[f])
             two = min(two, step_seconds(slowest, 2, spaces_dir, info=info)[0])
@@ -194,6 +211,7 @@ def measure_speeds(
             predict[label] = predict[fam] * long_one[key] / one[fam]
     if slowest is not None:
         speedup = min(2.0, max(1.0, one[slowest] / two))
+    long_speedup = {key: min(2.0, max(1.0, long_one[key] / t)) for key, t in long_two.items()}
     if device != "cpu":
         for fam in networks:
             timed = gpu_config_seconds(fam, n_train, spaces_dir, device, info)
@@ -205,8 +223,12 @@ def measure_speeds(
         speedup=speedup,
         predict_seconds=predict,
         long_seconds=long_fit,
+        long_speedup=long_speedup,
+        gains={fam: gain for fam, gain in TWO_THREAD_GAIN.items() if fam in fit},
+        alone=ALONE_OVERHEAD / EPOCH_OVERHEAD if device == "cpu" else 1.0,
         source=f"measured: matmul x{1 / factor:.2f} of the reference machine, "
-        + (f"{speedup:.2f}x on 2 threads" if device == "cpu" else f"networks on {device}"),
+        + (f"{speedup:.2f}x on 2 threads" if device == "cpu" else f"networks on {device}")
+        + "".join(f" ({key} long {gain:.2f}x)" for key, gain in long_speedup.items()),
         device=device,
     )
 

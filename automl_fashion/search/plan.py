@@ -173,7 +173,7 @@ def make_plan(
         solo_reserve = seconds_kept([f"{network}:long", *partners])
         long_epochs = int((long or {})[network].get("epochs") or speeds.epochs.get(network) or 0)
         solo = solo_epochs(
-            speeds.long_time(network, cores),
+            speeds.long_time(network, cores, alone=True),
             long_epochs,
             budget - STARTUP_SECONDS - solo_reserve,
             partner,
@@ -218,7 +218,8 @@ def make_plan(
     first: list[str] = []  # queued before the network
     if network is not None and solo:
         solo_cfg = {**(long or {})[network], "epochs": solo}
-        solo_seconds = (speeds.long_time(network, threads) or 0.0) * solo / long_epochs
+        lone = speeds.long_time(network, threads, alone=True) or 0.0
+        solo_seconds = lone * solo / long_epochs
         # the families that join its ensembles first where both fit (a minute): the network
         # then measures its first epoch and shortens its schedule to the time left, if the
         # plan misjudged it; where they do not fit beside it, they come after it, if at all

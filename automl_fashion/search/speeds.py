@@ -36,6 +36,16 @@ class Speeds:
     long_seconds: Mapping[str, float] = field(default_factory=dict)
     source: str = "made up"
     device: str = "cpu"
+    #: How much faster a long configuration (keyed as ``long_seconds``) trains on twice the
+    #: threads, where it was timed on two; the others gain ``speedup`` (timed on the slowest
+    #: init). Wider networks gain more: here the cnn's init 1.39x, its long one 1.64x.
+    long_speedup: Mapping[str, float] = field(default_factory=dict)
+    #: The families other than networks whose fit gains less than ``speedup`` on two
+    #: threads (the svm's libsvm fit runs on one).
+    gains: Mapping[str, float] = field(default_factory=dict)
+    #: A network's epochs on a worker alone on the machine take this share of the time
+    #: estimated (the estimates count other workers beside it, sharing the memory bus).
+    alone: float = 1.0
 
     def fit_time(self, family: str, threads: int, epochs: int | None = None) -> float | None:
         """Seconds for ``family``'s init on ``threads`` threads (``epochs`` of them), or None."""
@@ -47,23 +57,31 @@ class Speeds:
             seconds *= epochs / planned
         return seconds
 
-    def long_time(self, family: str, threads: int, *, second: bool = False) -> float | None:
+    def long_time(
+        self, family: str, threads: int, *, second: bool = False, alone: bool = False
+    ) -> float | None:
         """Seconds for ``family``'s long configuration (its ``second`` one) on ``threads``
-        threads, or None where it was not timed."""
-        seconds = self.long_seconds.get(f"{family}:second" if second else family)
-        return None if seconds is None else self._on(family, threads, seconds)
+        threads (on a worker ``alone`` on the machine), or None where it was not timed."""
+        key = f"{family}:second" if second else family
+        seconds = self.long_seconds.get(key)
+        if seconds is None:
+            return None
+        if alone and self.device == "cpu":
+            seconds *= self.alone
+        return self._on(family, threads, seconds, self.long_speedup.get(key))
 
-    def _on(self, family: str, threads: int, seconds: float) -> float:
+    def _on(self, family: str, threads: int, seconds: float, speedup: float | None = None) -> float:
         """``seconds`` on one thread, on ``threads``: a network (a family trained in
-        epochs) gains ``speedup`` per doubling on a CPU and nothing on a GPU; the others
-        gain it up to :data:`SCALED_THREADS`."""
+        epochs) gains ``speedup`` per doubling on a CPU (its own where given) and nothing
+        on a GPU; the others gain it (their ``gains``) up to :data:`SCALED_THREADS`."""
         network = family in self.epochs
         if network and self.device != "cpu":
             return seconds
         doublings = math.log2(max(1, threads))
         if not network:
             doublings = min(doublings, math.log2(SCALED_THREADS))
-        return seconds / self.speedup**doublings
+            speedup = self.gains.get(family, speedup)
+        return seconds / (speedup or self.speedup) ** doublings
 
 
 __all__ = ["SCALED_THREADS", "Speeds"]

@@ -177,3 +177,42 @@ def test_on_a_gpu_its_configurations_are_timed_there_and_their_prediction_on_the
     assert speeds.predict_seconds["cnn:gpu1"] > speeds.predict_seconds["cnn"] > 0
     on_cpu = measure_speeds(["cnn"], n_train=1_000, cores=2)
     assert not any(":gpu" in k for k in [*on_cpu.long_seconds, *on_cpu.predict_seconds])
+
+
+def test_the_long_configuration_is_timed_on_two_threads_too_where_it_may_train_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The plan may train the long network alone on every core: its own speedup on two
+    threads is measured (the init's 1.39x understated its 1.64x here), not the second
+    configuration's (one-thread workers only); the svm gains its own, and a lone worker
+    counts ALONE_OVERHEAD, not the shared EPOCH_OVERHEAD."""
+    from automl_fashion.search import calibrate
+
+    space = calibrate.load_space("cnn")
+    timed: list[tuple[int, object]] = []
+
+    def fake(family: str, threads: int, *args: object, **kwargs: object) -> tuple[float, int]:
+        params = kwargs.get("params")
+        timed.append((threads, params))
+        which = id(params) if params else None
+        step = {None: 0.05, id(space.long): 0.2}.get(which, 0.5)
+        gain = {None: 1.4, id(space.long): 1.6}.get(which, 1.8) if threads == 2 else 1.0
+        return step / gain, 100
+
+    monkeypatch.setattr(calibrate, "step_seconds", fake)
+    monkeypatch.setattr(calibrate, "load_space", lambda *a, **k: space)
+    speeds = measure_speeds(
+        ["cnn", "svm"], n_train=1_000, cores=2, long_within=1e6, second_within=1e6
+    )
+    assert timed.count((2, space.long)) == calibrate.BURSTS
+    assert (2, space.second) not in timed
+    assert speeds.long_speedup == {"cnn": pytest.approx(1.6)}
+    assert speeds.speedup == pytest.approx(1.4)
+    assert speeds.gains == {"svm": calibrate.TWO_THREAD_GAIN["svm"]}
+    assert speeds.alone == pytest.approx(calibrate.ALONE_OVERHEAD / calibrate.EPOCH_OVERHEAD)
+    epoch = 0.2 * 10 * calibrate.ALONE_OVERHEAD  # 10 steps of 100 images, alone
+    assert speeds.long_time("cnn", 2, alone=True) == pytest.approx(
+        epoch * space.long["epochs"] / 1.6
+    )
+    one_core = measure_speeds(["cnn"], n_train=1_000, cores=1, long_within=1e6)
+    assert one_core.long_speedup == {}

@@ -362,6 +362,30 @@ def test_a_lone_long_network_puts_its_partner_after_it_where_both_do_not_fit() -
     assert not plan.reasons[1].startswith("svm first")
 
 
+def test_a_lone_long_network_is_planned_at_its_own_speed_alone_and_keeps_its_partner() -> None:
+    """A 10-minute search on the EPYC (2026-11-28) planned its lone long cnn at 39.6 s an
+    epoch, from a one-thread step timed slow, divided by the init's speedup (1.39x) and
+    with two workers' overhead; it ran 26.1 s an epoch, and the plan had left out the svm
+    (82 s on one thread; its fit gains ~1.1x on two, not the networks' 1.7x). Planned at the
+    long network's own speedup and a lone worker's overhead, the svm is kept before it."""
+    one_thread = 0.116 * 391 * 1.3 * 22  # a slow minute's step; 22 epochs, shared overhead
+    svm = {**SPEEDS.fit_seconds, "svm": 82.0}
+    old = Speeds(**{**timed_long(one_thread).__dict__, "speedup": 1.39, "fit_seconds": svm})
+    before = make_plan(600, 2, FIVE, old, long={"cnn": WIDE}, max_epochs={"cnn": 40})
+    assert families_of(before)[0] == "cnn" and "svm" in before.skipped
+    new = Speeds(
+        **{**old.__dict__, "long_speedup": {"cnn": 1.66}, "alone": 1.1 / 1.3, "gains": {"svm": 1.1}}
+    )
+    plan = make_plan(600, 2, FIVE, new, long={"cnn": WIDE}, max_epochs={"cnn": 40})
+    assert (plan.jobs, plan.threads) == (1, 2)
+    assert families_of(plan)[:2] == ["svm", "cnn"]
+    assert plan.queue[0].seconds == pytest.approx(82.0 / 1.1)
+    per_epoch = one_thread / 22 * (1.1 / 1.3) / 1.66  # 30.0 s, where 26.1 s were run
+    work = 600 - 10 - plan.reserve
+    assert plan.queue[1].seconds == pytest.approx(per_epoch * int((work - 82.0 / 1.1) / per_epoch))
+    assert plan.reasons[1].startswith("svm first, then one cnn long configuration, 16 epochs")
+
+
 def test_a_resumed_lone_long_network_keeps_no_time_for_a_partner_it_has() -> None:
     fresh = make_plan(600, 2, FIVE, timed_long(1075.0), long={"cnn": WIDE}, max_epochs={"cnn": 40})
     resumed = make_plan(

@@ -36,3 +36,26 @@ def test_the_other_families_gain_nothing_past_the_threads_measured(speeds: Speed
     assert speeds.fit_time("svm", 16) == speeds.fit_time("svm", 2)
     assert speeds.fit_time("svm", 1) == 80.0
     assert speeds.fit_time("boosting", 16) is None  # not measured: of unknown cost
+
+
+def test_a_long_configuration_gains_its_own_speedup_and_less_overhead_alone() -> None:
+    """Wider networks gain more from a second thread than the init the speedup was timed
+    on (here 1.64x against 1.39x); a worker alone on the machine shares no memory bus."""
+    timed = Speeds(
+        **{**ON_CPU.__dict__, "long_speedup": {"cnn": 1.64}, "alone": 0.85, "speedup": 1.39}
+    )
+    assert timed.long_time("cnn", 2) == pytest.approx(1600.0 / 1.64)
+    assert timed.long_time("cnn", 2, alone=True) == pytest.approx(1600.0 * 0.85 / 1.64)
+    assert timed.long_time("cnn", 1, alone=True) == pytest.approx(1600.0 * 0.85)
+    assert timed.fit_time("cnn", 2) == pytest.approx(400.0 / 1.39)  # the init: its own
+    on_gpu = Speeds(**{**timed.__dict__, "device": "cuda"})
+    assert on_gpu.long_time("cnn", 2, alone=True) == 1600.0
+
+
+def test_a_family_with_its_own_gain_on_two_threads_uses_it() -> None:
+    """The svm's SVC fit runs on one thread: planned at the networks' 1.7x, a 10-minute
+    search's svm took 78-115 s on two threads where the plan said 47-54 s."""
+    svm = Speeds(**{**ON_CPU.__dict__, "gains": {"svm": 1.1}})
+    assert svm.fit_time("svm", 2) == pytest.approx(80.0 / 1.1)
+    assert svm.fit_time("svm", 8) == svm.fit_time("svm", 2)
+    assert svm.fit_time("cnn", 2) == pytest.approx(400.0 / 1.7)
