@@ -1,7 +1,7 @@
 """The clock of a network's training, as pure functions: how many epochs fit before a
-deadline, the rung step of an epoch (its share of the schedule), the linear learning-rate
-schedule and the exponential moving average of the weights. Torch is imported only where
-tensors are touched (``update_ema``)."""
+deadline, the rung step of an epoch (its share of the schedule), the learning-rate
+schedules and the exponential moving average of the weights. Torch is imported only where
+tensors are touched (``lr_schedule``, ``update_ema``)."""
 
 from __future__ import annotations
 
@@ -147,6 +147,35 @@ def schedule_step(epoch: int, epochs: int) -> int:
     return SCHEDULE_STEPS * epoch // max(1, epochs)
 
 
+def lr_schedule(
+    optimizer: torch.optim.Optimizer,
+    kind: str,
+    peaks: Sequence[float],
+    steps: int,
+    warmup: float = 0.0,
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The learning-rate schedule ``kind`` (onecycle, cosine, linear; None for constant)
+    over ``steps`` optimiser steps, peaking at ``peaks`` (one per parameter group);
+    ``warmup``: the linear schedule's warm-up fraction."""
+    import torch
+
+    if kind == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=list(peaks),
+            # at 4 steps its warm-up ends at step 0: a division by zero
+            total_steps=max(steps, 5),
+            pct_start=0.25,
+            # cycling would overwrite the tuned SGD momentum; AdamW's beta1 cycles
+            cycle_momentum=not isinstance(optimizer, torch.optim.SGD),
+        )
+    if kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    if kind == "linear":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(steps, warmup))
+    return None
+
+
 def linear_schedule(steps: int, warmup: float) -> Any:
     """Learning-rate factor per step: a linear warm-up over the first ``warmup`` fraction of
     ``steps``, then a linear decay that reaches zero after the last step."""
@@ -190,6 +219,7 @@ __all__ = [
     "epochs_within",
     "finish_seconds",
     "linear_schedule",
+    "lr_schedule",
     "resumed_schedule",
     "schedule_step",
     "update_ema",

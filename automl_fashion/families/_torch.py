@@ -23,6 +23,7 @@ import numpy as np
 
 from automl_fashion.data import Split
 from automl_fashion.families._base import Family, NotLearning, Report, TrainingDiverged
+from automl_fashion.families._device import amp_dtype, cpu_has_bf16, pick_device
 from automl_fashion.families._images import (
     augment,
     background,
@@ -37,7 +38,7 @@ from automl_fashion.families._schedule import (
     Pacer,
     ema_decay,
     finish_seconds,
-    linear_schedule,
+    lr_schedule,
     resumed_schedule,
     schedule_step,
     update_ema,
@@ -62,51 +63,6 @@ CPU_SAMPLE = 32
 STALL_STEPS = 300
 STALL_EPOCHS = 2
 STALL_MARGIN = 0.01
-
-
-def pick_device(device: str) -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
-    import torch
-
-    if device != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def amp_dtype(device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for training on ``device``.
-
-    On a GPU, bfloat16 where it has it, else float16 (with a gradient scaler). On a CPU,
-    bfloat16 where it has bfloat16 instructions (AVX512-BF16, AMX), on which oneDNN runs
-    the convolutions natively: the cnn's step is 1.5x faster on one thread of this machine's
-    EPYC (``benchmarks/throughput.py --only-bf16``). Elsewhere None (float32): emulated
-    bfloat16 is slower than float32. Weights, optimizer state and predictions stay
-    float32; the rungs' validation (pruning only) runs in this dtype too.
-    """
-    import torch
-
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and cpu_has_bf16():
-        return torch.bfloat16
-    return None
-
-
-def cpu_has_bf16() -> bool:
-    """Whether oneDNN has native bfloat16 kernels on this CPU (False if torch cannot say)."""
-    import torch
-
-    try:
-        return bool(torch.backends.mkldnn.is_available()) and bool(
-            torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        )
-    except (AttributeError, RuntimeError):  # a private check: gone in some torch build
-        return False
 
 
 class TorchFamily(Family):
@@ -219,22 +175,7 @@ class TorchFamily(Family):
         schedule = p("schedule", "onecycle")
 
         def make_schedule(steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
-            if schedule == "onecycle":
-                return torch.optim.lr_scheduler.OneCycleLR(
-                    opt,
-                    max_lr=peaks,
-                    # at 4 steps its warm-up ends at step 0: a division by zero
-                    total_steps=max(steps, 5),
-                    pct_start=0.25,
-                    # cycling would overwrite the tuned SGD momentum; AdamW's beta1 cycles
-                    cycle_momentum=not isinstance(opt, torch.optim.SGD),
-                )
-            if schedule == "cosine":
-                return torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-            if schedule == "linear":
-                factor = linear_schedule(steps, float(p("warmup", 0.0)))
-                return torch.optim.lr_scheduler.LambdaLR(opt, factor)
-            return None
+            return lr_schedule(opt, schedule, peaks, steps, warmup=float(p("warmup", 0.0)))
 
         sched = make_schedule(epochs * steps_per_epoch)
         pacer = Pacer(self.deadline, epochs) if self.deadline is not None else None

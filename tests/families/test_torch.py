@@ -111,14 +111,14 @@ def test_mixed_precision_is_bfloat16_where_the_chip_has_it_else_float16_on_a_gpu
     bfloat16 trains in float32."""
     import torch
 
-    from automl_fashion.families import _torch
+    from automl_fashion.families import _device
     from automl_fashion.families._torch import amp_dtype
 
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
     assert amp_dtype(torch.device("cpu")) == torch.bfloat16
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
     assert amp_dtype(torch.device("cpu")) is None
-    monkeypatch.setattr(_torch, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(_device, "cpu_has_bf16", lambda: True)
     assert amp_dtype(torch.device("mps")) is None
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     assert amp_dtype(torch.device("cuda")) == torch.bfloat16
