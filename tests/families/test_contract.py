@@ -350,8 +350,11 @@ def test_a_network_whose_first_epoch_was_slow_lengthens_its_schedule_again(
     assert trained >= 6, f"the schedule stayed at {trained} epochs"  # it was 3 before
     assert len(steps) == trained and steps[0] == 25 and steps[-1] == 1000
     # epoch 1 at its share of the 40 planned; from epoch 2, of the longer schedule (not 2
-    # of 3: the pruner would compare two epochs with networks two thirds through theirs)
-    assert steps[1:] == [1000 * epoch // trained for epoch in range(2, trained + 1)]
+    # of 3: the pruner would compare two epochs with networks two thirds through theirs).
+    # Later epochs may shorten it a little more (where all 40 fitted at epoch 2's pace, a
+    # later, slower epoch cut it to 38: 2/40, 3/40, then 4/38...), never below ``trained``
+    assert steps == sorted(steps)
+    assert all(s <= 1000 * e // trained for e, s in enumerate(steps[1:], start=2)), steps
     assert model.predict(tiny_split.X_val).shape == (len(tiny_split.y_val),)
     assert time.time() < deadline
 
