@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TypeVar
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def available_cores() -> int:
@@ -34,6 +39,16 @@ def total_memory() -> int:
     if limit.isdigit() and int(limit) > 0:
         total = min(total, int(limit)) if total else int(limit)
     return total or 1 << 34  # unknown: assume 16 GiB rather than refuse everything
+
+
+def map_threads(fn: Callable[[_T], _R], items: Sequence[_T], threads: int) -> list[_R]:
+    """``[fn(item) for item in items]``, on up to ``threads`` threads where there are two
+    or more items (for work that releases the GIL: numpy's loops, libsvm), in order."""
+    workers = min(max(1, threads), len(items))
+    if workers < 2:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items))
 
 
 def _read(path: str) -> str:

@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 import numpy as np
+
+from automl_fashion.threads import map_threads
 
 FEATURE_SETS = ("pixels", "hog", "hog+pixels")
 #: The side the searched ``hog_cell`` values are meant for (Fashion-MNIST's).
@@ -45,20 +44,6 @@ LUMA = (0.299, 0.587, 0.114)
 CACHE_BYTES = 1 << 30
 CACHE_MIN_IMAGES = 2000
 _cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
-
-
-_T = TypeVar("_T")
-_R = TypeVar("_R")
-
-
-def map_threads(fn: Callable[[_T], _R], items: Sequence[_T], threads: int) -> list[_R]:
-    """``[fn(item) for item in items]``, on up to ``threads`` threads where there are two
-    or more items (for work that releases the GIL: numpy's loops, libsvm), in order."""
-    workers = min(max(1, threads), len(items))
-    if workers < 2:
-        return [fn(item) for item in items]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(fn, items))
 
 
 def pixels(X: np.ndarray) -> np.ndarray:

@@ -25,7 +25,8 @@ import numpy as np
 
 from automl_fashion.data import Split
 from automl_fashion.families._base import Family, Report, accuracy
-from automl_fashion.families._features import featurize, map_threads
+from automl_fashion.families._features import featurize
+from automl_fashion.threads import map_threads
 
 if TYPE_CHECKING:
     from sklearn.decomposition import PCA

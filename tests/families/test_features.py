@@ -58,28 +58,6 @@ def test_the_deployed_features_compute_the_same_numbers_on_colour_pictures() -> 
         np.testing.assert_allclose(got, featurize(X, kind, hog_cell=7), atol=1e-5)
 
 
-def test_map_threads_runs_the_items_side_by_side_and_keeps_their_order() -> None:
-    """Two items on two threads meet at a barrier (one thread would wait there forever:
-    the barrier's timeout fails it); one thread, or one item, runs them in this thread."""
-    import threading
-
-    barrier = threading.Barrier(2, timeout=10)
-
-    def meet(item: int) -> tuple[int, int]:
-        barrier.wait()
-        return item, threading.get_ident()
-
-    out = _features.map_threads(meet, [1, 2], threads=2)
-    assert [item for item, _ in out] == [1, 2]
-    assert len({ident for _, ident in out}) == 2
-    here = threading.get_ident()
-    assert _features.map_threads(lambda i: (i, threading.get_ident()), [3, 4], 1) == [
-        (3, here),
-        (4, here),
-    ]
-    assert _features.map_threads(lambda i: i, [], 4) == []
-
-
 def test_hog_on_threads_gives_the_same_descriptors(monkeypatch: pytest.MonkeyPatch) -> None:
     X = np.random.default_rng(3).integers(0, 256, (300, 28, 28), dtype=np.uint8)
     one = hog(X, cell=4, chunk=64)
