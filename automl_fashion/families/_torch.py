@@ -96,13 +96,17 @@ class TorchFamily(Family):
         """The untrained network for ``self.params`` and the data set ``self.info``: input
         N x C x H x W (``info.shape``), one logit per class (``info.n_classes``)."""
 
-    def augmentation(self, epochs: int) -> tuple[bool, int, float]:
-        """``(flip, shift, erase)`` for a run of ``epochs`` epochs, called once per fit.
+    #: Augmentation matched to the run's length: random erasing only in schedules of at
+    #: least this many epochs (0: in all). A family sets it from its own measurements.
+    erase_from_epochs = 0
 
-        The params as they are by default; a family may match them to the run's length.
-        """
+    def augmentation(self, epochs: int) -> tuple[bool, int, float]:
+        """``(flip, shift, erase)`` for a schedule of ``epochs`` epochs: the params, without
+        random erasing where the schedule is shorter than :attr:`erase_from_epochs`. Asked
+        again whenever a network paces its schedule to its deadline."""
         p = self._param
-        return bool(p("flip", False)), int(p("shift", 0)), float(p("erase", 0.0))
+        erase = float(p("erase", 0.0)) if epochs >= self.erase_from_epochs else 0.0
+        return bool(p("flip", False)), int(p("shift", 0)), erase
 
     def _param(self, key: str, default: Any) -> Any:
         return self.params.get(key, default)
@@ -179,11 +183,12 @@ class TorchFamily(Family):
 
         sched = make_schedule(epochs * steps_per_epoch)
         pacer = Pacer(self.deadline, epochs) if self.deadline is not None else None
+        flip, shift, erase = self.augmentation(epochs)  # matched to the schedule's length
         on_cpu = 0.0  # off the CPU, its ONNX graph's check there (measured after epoch 1)
 
         def pace(epoch: int, started: float, validation: float) -> None:
             """Fit the schedule to the deadline at the pace measured so far (Pacer)."""
-            nonlocal epochs, sched, on_cpu
+            nonlocal epochs, sched, on_cpu, flip, shift, erase
             if pacer is None:
                 return
             if epoch == 1 and device.type != "cpu":
@@ -199,12 +204,13 @@ class TorchFamily(Family):
             self.params["epochs"] = fit
             total, done = fit * steps_per_epoch, epoch * steps_per_epoch
             sched = resumed_schedule(make_schedule, opt, peaks, total, done)
+            # from the next epoch, the augmentation of the schedule's new length
+            flip, shift, erase = self.augmentation(fit)
 
         smoothing = float(p("label_smoothing", 0.0))
         # mixed precision (amp_dtype); float16 needs its gradients scaled (bfloat16 does not)
         amp = amp_dtype(device)
         scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
-        flip, shift, erase = self.augmentation(epochs)
         fill = background(info)
 
         commonest = float(torch.bincount(y_val).max()) / len(y_val) if len(y_val) else 1.0

@@ -59,9 +59,7 @@ class ResNetFamily(TorchFamily):
     name = "resnet"
     channels_last = True
 
-    def augmentation(self, epochs: int) -> tuple[bool, int, float]:
-        flip, shift, erase = super().augmentation(epochs)
-        return flip, shift, erase if epochs >= ERASE_FROM_EPOCHS else 0.0
+    erase_from_epochs = ERASE_FROM_EPOCHS
 
     def build_network(self) -> nn.Module:
         from torch import nn

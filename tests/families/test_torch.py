@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 import pytest
@@ -260,6 +261,44 @@ def test_no_flips_where_a_mirror_changes_the_label(
     assert seen and not any(seen)
     assert model.params["flip"] is False and params["flip"] is True
     assert not model.flip_tta and model.tta_views == [(False, 0, 0)]  # type: ignore[attr-defined]
+
+
+def test_erasing_follows_the_schedule_the_deadline_leaves(
+    tiny_split: Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A network planned for more epochs than its family erases from (the 10-minute
+    search's lone cnn: 40 planned, ~16 trained) erases in its first epoch only: cut after
+    it, it trains the shorter run's augmentation; lengthened again past the threshold, it
+    erases again."""
+    from automl_fashion.families import _torch
+    from automl_fashion.families._schedule import Pacer
+
+    cnn = families.get("cnn")
+    assert cnn.erase_from_epochs > 3
+    erased: list[tuple[int, float]] = []
+    original = _torch.augment
+    epoch = 0
+
+    def spy(x: torch.Tensor, gen: torch.Generator, **kwargs: object) -> torch.Tensor:
+        erased.append((epoch, float(kwargs["erase"])))  # type: ignore[arg-type]
+        return original(x, gen, **kwargs)  # type: ignore[arg-type]
+
+    # cut to 3 after epoch 1, lengthened to the threshold after epoch 2, ended after 3
+    lengths = {1: 3, 2: cnn.erase_from_epochs}
+
+    def paced(self: Pacer, done: int, epochs: int, *args: object) -> int:
+        nonlocal epoch
+        epoch = done + 1
+        return lengths.get(done, 3)
+
+    monkeypatch.setattr(_torch, "augment", spy)
+    monkeypatch.setattr(Pacer, "epochs_after", paced)
+    params = {**quick_params("cnn"), "erase": 0.3, "epochs": 40}
+    model = cnn(params, seed=0, threads=1, device="cpu")
+    model.fit(tiny_split, deadline=time.time() + 3600)
+    assert model.params["epochs"] == 3
+    by_epoch = {e: {r for k, r in erased if k == e} for e in (0, 2, 3)}
+    assert by_epoch == {0: {0.3}, 2: {0.0}, 3: {0.3}}
 
 
 # -- networks that stop learning ------------------------------------------------------------
