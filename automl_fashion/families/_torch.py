@@ -270,6 +270,8 @@ class TorchFamily(Family):
                 )
             if epoch == 1:  # reported at its share of the planned schedule, then paced
                 pace(epoch, started, validation)
+        if erase != float(p("erase", 0.0)):  # the model card tells what the model trained with
+            self.params["erase"] = erase  # (all but the first epoch(s), where it changed)
 
     @property
     def flip_tta(self) -> bool:
