@@ -3,7 +3,7 @@ search on this machine, and throughput against the machine's limit.
 
     python benchmarks/compare.py                 # B = 10 minutes per system (about 45 min)
     python benchmarks/compare.py --budget 30m
-    python benchmarks/compare.py --quick         # about a minute: CI runs it so it cannot rot
+    python benchmarks/compare.py --quick         # two minutes or so: CI runs it so it cannot rot
     python benchmarks/compare.py --seeds 0,1,2 --systems automl-fashion,optuna --merge
 
 Each system runs in its own subprocess, one after the other (never two at once), on the same
