@@ -10,6 +10,7 @@ A file looks like::
       - {lr: 0.003}
     long: {width: 512}    # optional: changes to init for long budgets (the plan's first)
     second: {depth: 3}    # optional: changes to init for the second round at long budgets
+    solo: {lr: 0.003}     # optional: changes to long for the one network of short budgets
     gpu:                  # optional: where the networks train on a GPU
       params:             # these ranges replace the ones below (wider: init stays valid)
         width: {type: int, low: 64, high: 4096, log: true, step: 1}
@@ -30,7 +31,7 @@ study holds several families.
 
 A space is searched within what the data set allows (:meth:`SearchSpace.for_data`): where a
 mirror image changes the label (``DatasetInfo.flips`` false, digits), ``flip`` is fixed to
-false, so it is never suggested, and init, variants, long and second have it off. The files
+false, so it is never suggested, and init, variants, long, second and solo have it off. The files
 stay as they are. Where the networks train on a GPU, a space is searched within its ``gpu``
 ranges (:meth:`SearchSpace.on_gpu`): larger networks, batches and schedules than a CPU
 trains in the same time.
@@ -128,6 +129,10 @@ class SearchSpace:
     #: different architecture makes other mistakes: an ensemble gains more from it than
     #: from a second seed of ``long``).
     second: Mapping[str, Any] | None = None
+    #: ``long`` as the one network of a short budget trains it (whole, validated), or None
+    #: (then ``long`` itself): the budget plan's lone network on every core, whose schedule
+    #: (15-25 epochs on two CPU cores) is shorter than those ``long`` was found with.
+    solo: Mapping[str, Any] | None = None
     #: Parameters whose ranges a GPU widens (the file's ``gpu: params``): see ``on_gpu``.
     gpu_params: tuple[Param, ...] = ()
     #: Known-good configurations for a GPU (whole, validated in its ranges): the budget
@@ -167,7 +172,7 @@ class SearchSpace:
 
     def for_data(self, info: DatasetInfo | None) -> SearchSpace:
         """This space as the data set ``info`` allows it: without flips (``flip`` fixed to
-        false, in init, variants, long and second too) where a mirror image changes the
+        false, in init, variants, long, second and solo too) where a mirror image changes the
         label. ``None``, or a data set whose labels survive a mirror: the space itself."""
         if info is None or info.flips or not any(p.name in FLIP_PARAMS for p in self.params):
             return self
@@ -177,7 +182,9 @@ class SearchSpace:
         )
         off = {name: False for name in FLIP_PARAMS if name in self.init}
         variants = tuple({**v, **{k: False for k in FLIP_PARAMS if k in v}} for v in self.variants)
-        long, second = ({**c, **off} if c is not None else None for c in (self.long, self.second))
+        long, second, solo = (
+            {**c, **off} if c is not None else None for c in (self.long, self.second, self.solo)
+        )
         return replace(
             self,
             params=params,
@@ -185,6 +192,7 @@ class SearchSpace:
             variants=variants,
             long=long,
             second=second,
+            solo=solo,
             gpu_params=tuple(p for p in self.gpu_params if p.name not in FLIP_PARAMS),
             gpu_configs=tuple({**c, **off} for c in self.gpu_configs),
         )
@@ -294,13 +302,16 @@ def parse_space(doc: Any, where: str, family: str | None = None) -> SearchSpace:
         raise ConfigError(f"{where}: 'variants' must be a list of mappings (changes to init)")
     variants = tuple(space.validate({**init, **v}) for v in raw_variants)
     long, second = (_whole(space, init, doc, key) for key in ("long", "second"))
-    whole = SearchSpace(name, params, space.validate(init), where, variants, long, second)
+    solo = _whole(space, long or {}, doc, "solo", "long") if long is not None else None
+    if solo is None and doc.get("solo") is not None:
+        raise ConfigError(f"{where}: 'solo' (changes to long) needs a 'long' configuration")
+    whole = SearchSpace(name, params, space.validate(init), where, variants, long, second, solo)
     return _with_gpu(whole, doc.get("gpu"))
 
 
 def _with_gpu(space: SearchSpace, raw: Any) -> SearchSpace:
     """``space`` with the file's ``gpu`` section: wider ranges, and configurations valid in
-    them. The ranges only widen: init, variants, long and second stay valid on a GPU."""
+    them. The ranges only widen: init, variants, long, second and solo stay valid on a GPU."""
     if raw is None:
         return space
     where = f"{space.source}: 'gpu'"
@@ -316,7 +327,9 @@ def _with_gpu(space: SearchSpace, raw: Any) -> SearchSpace:
     gpu_params = tuple(_parse_param(str(k), v, where) for k, v in raw_params.items())
     wider = replace(space, gpu_params=gpu_params).on_gpu()
     for what, config in [("init", space.init), *(("a variant", v) for v in space.variants)] + [
-        (key, c) for key, c in (("long", space.long), ("second", space.second)) if c is not None
+        (key, c)
+        for key, c in (("long", space.long), ("second", space.second), ("solo", space.solo))
+        if c is not None
     ]:
         try:
             wider.validate(config)
@@ -332,13 +345,18 @@ def _with_gpu(space: SearchSpace, raw: Any) -> SearchSpace:
 
 
 def _whole(
-    space: SearchSpace, init: Mapping[str, Any], doc: Mapping[str, Any], key: str
+    space: SearchSpace,
+    base: Mapping[str, Any],
+    doc: Mapping[str, Any],
+    key: str,
+    of: str = "init",
 ) -> dict[str, Any] | None:
-    """The document's ``key`` (changes to ``init``) as a whole validated configuration."""
+    """The document's ``key`` (changes to ``base``, the configuration ``of``) as a whole
+    validated configuration."""
     raw = doc.get(key)
     if raw is not None and not isinstance(raw, Mapping):
-        raise ConfigError(f"{space.source}: '{key}' must be a mapping (changes to init)")
-    return None if raw is None else space.validate({**init, **raw})
+        raise ConfigError(f"{space.source}: '{key}' must be a mapping (changes to {of})")
+    return None if raw is None else space.validate({**base, **raw})
 
 
 def load_space(

@@ -63,6 +63,28 @@ def test_a_bad_long_configuration_is_a_one_line_error_naming_the_file(
     assert "toy.yaml" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_solo_is_a_whole_configuration_of_changes_to_long() -> None:
+    doc = {**DOC, "long": {"width": 32}, "solo": {"lr": 0.05}}
+    assert parse_space(doc, "toy.yaml").solo == {"lr": 0.05, "width": 32}
+    assert parse_space({**DOC, "long": {"width": 32}}, "toy.yaml").solo is None
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"solo": {"lr": 0.05}}, "'solo' \\(changes to long\\) needs a 'long' configuration"),
+        ({"long": {"width": 32}, "solo": [1]}, "'solo' must be a mapping \\(changes to long\\)"),
+        ({"long": {"width": 32}, "solo": {"lr": 3.0}}, "lr"),
+    ],
+)
+def test_a_bad_solo_configuration_is_a_one_line_error_naming_the_file(
+    doc: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        parse_space({**DOC, **doc}, "toy.yaml")
+    assert "toy.yaml" in str(err.value) and "\n" not in str(err.value)
+
+
 def test_the_cnn_ships_a_variant_that_differs_from_its_init() -> None:
     space = load_space("cnn")
     assert space.variants and all(v != space.init for v in space.variants)
@@ -106,6 +128,7 @@ def test_init_variants_and_long_ones_have_flips_off_for_such_a_data_set() -> Non
     assert plain.long is not None and plain.long["flip"] is True
     assert space.long == {**plain.long, "flip": False}
     assert plain.second is not None and space.second == {**plain.second, "flip": False}
+    assert plain.solo is not None and space.solo == {**plain.solo, "flip": False}
     assert all(v["flip"] is False for v in space.variants) and space.variants
     assert "cnn.flip" not in space.trial_params(space.init)
     with pytest.raises(ConfigError, match="'flip' is fixed to False; got True"):

@@ -291,7 +291,7 @@ def _plan(
         second_within=second_timing_limit(config.budget),
     )
     seen = {f for t in study.get_trials(deepcopy=False) if (f := family_of(t)) is not None}
-    variants, long, second, max_epochs, gpu_configs = {}, {}, {}, {}, {}
+    variants, long, second, solo, max_epochs, gpu_configs = {}, {}, {}, {}, {}, {}
     for name in config.families:
         space = load_space(name, config.spaces_dir, info=info, gpu=gpus > 0)
         variants[name] = [space.changes(var) for var in space.variants]
@@ -301,6 +301,8 @@ def _plan(
             long[name] = space.changes(space.long)
         if space.second is not None:
             second[name] = space.changes(space.second)
+        if space.solo is not None:
+            solo[name] = space.changes(space.solo)
         epochs = next((p for p in space.params if p.name == "epochs"), None)
         if epochs is not None and epochs.high is not None:
             max_epochs[name] = int(epochs.high)
@@ -319,6 +321,7 @@ def _plan(
         variants=variants,
         long=long,
         second=second,
+        solo=solo,
         max_epochs=max_epochs,
         gpu_configs=gpu_configs,
     )

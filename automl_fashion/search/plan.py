@@ -99,6 +99,7 @@ def make_plan(
     variants: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     long: Mapping[str, Mapping[str, Any]] | None = None,
     second: Mapping[str, Mapping[str, Any]] | None = None,
+    solo: Mapping[str, Mapping[str, Any]] | None = None,
     max_epochs: Mapping[str, int] | None = None,
     gpu_configs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> Plan:
@@ -113,6 +114,9 @@ def make_plan(
     where ``speeds`` timed it and one fits in :data:`LONG_SHARE` of a worker's time).
     ``second``: per family, changes to its init for the second round of long networks
     (``SearchSpace.second``; where ``speeds`` timed it and one of each fits that share).
+    ``solo``: per family, changes to its init for the one long network a short budget
+    trains on every core (``SearchSpace.solo``: ``long`` with a schedule for fewer epochs;
+    ``long`` itself where absent).
     ``max_epochs``: per family, the most epochs its search space allows (lengthened
     schedules stop there). ``gpu_configs``: per network family, its configurations for a
     GPU (``SearchSpace.gpu_configs``, as changes to init): with ``gpus``, the plan is
@@ -165,25 +169,25 @@ def make_plan(
     work = budget - STARTUP_SECONDS - reserve  # seconds each worker trains
 
     # where no long configuration fits a one-thread worker: one long network on every core?
-    solo = long_epochs = 0
+    lone_epochs = long_epochs = 0
     ahead = [f for f in ordered if f in PARTNERS and f != network and f not in seen]
     partner = sum(speeds.fit_time(f, cores) or 0.0 for f in ahead)
     alone = jobs is None and threads is None and gpus == 0 and cores > 1
     if wide and network is not None and not rounds and alone:
         solo_reserve = seconds_kept([f"{network}:long", *partners])
         long_epochs = int((long or {})[network].get("epochs") or speeds.epochs.get(network) or 0)
-        solo = solo_epochs(
+        lone_epochs = solo_epochs(
             speeds.long_time(network, cores, alone=True),
             long_epochs,
             budget - STARTUP_SECONDS - solo_reserve,
             partner,
             most=(max_epochs or {}).get(network),
         )
-        if solo:
+        if lone_epochs:
             reserve = solo_reserve
             work = budget - STARTUP_SECONDS - reserve
 
-    if solo:
+    if lone_epochs:
         jobs, threads = 1, cores
         why = (
             f"1 worker x {cores} thread(s): one {network} long configuration on every core; "
@@ -216,10 +220,11 @@ def make_plan(
     longer: dict[str, Any] = {}  # the networks' epochs, where the budget lengthens them
     paired = False  # the second round is the family's second configuration
     first: list[str] = []  # queued before the network
-    if network is not None and solo:
-        solo_cfg = {**(long or {})[network], "epochs": solo}
+    if network is not None and lone_epochs:
+        solo_changes = (solo or {}).get(network)
+        solo_cfg = {**(solo_changes or (long or {})[network]), "epochs": lone_epochs}
         lone = speeds.long_time(network, threads, alone=True) or 0.0
-        solo_seconds = lone * solo / long_epochs
+        solo_seconds = lone * lone_epochs / long_epochs
         # the families that join its ensembles first where both fit (a minute): the network
         # then measures its first epoch and shortens its schedule to the time left, if the
         # plan misjudged it; where they do not fit beside it, they come after it, if at all
@@ -232,7 +237,7 @@ def make_plan(
         free[0] -= solo_seconds
         reasons.append(
             f"{', '.join(first) + ' first, then ' if first else ''}one {network} long "
-            f"configuration, {solo} epochs"
+            f"configuration{' (its solo schedule)' if solo_changes else ''}, {lone_epochs} epochs"
             f"{_about(solo_seconds)} (fewer if its first epoch shows they do not fit): more "
             "epochs of the better network are worth more than a second one"
         )
@@ -369,7 +374,7 @@ def make_plan(
                 "inits leave of the budget"
             )
     most = (max_epochs or {}).get(network or "")
-    if solo and most and most > solo and queue and queue[-1].family == network:
+    if lone_epochs and most and most > lone_epochs and queue and queue[-1].family == network:
         # nothing after the lone network: it may fill its worker's time, as its own pace
         # shows (the calibration's estimate is noisy: a disturbed one planned 13 epochs
         # where 17 fitted, and the network ended 4 minutes early)

@@ -313,6 +313,41 @@ def test_a_long_network_too_slow_for_one_thread_trains_alone_on_every_core() -> 
     assert plan.reasons[1].startswith("svm first, then one cnn long configuration, 18 epochs")
 
 
+def test_the_lone_network_of_a_short_budget_trains_the_solo_schedule() -> None:
+    """``solo`` (SearchSpace.solo: long with a schedule for 15-25 epochs) replaces long's
+    changes for the one network on every core, and only there: where rounds of long
+    networks fit one-thread workers, they train long as it is."""
+    solo = {**WIDE, "schedule": "onecycle", "lr": 0.005}
+    plan = make_plan(
+        600,
+        2,
+        FIVE,
+        timed_long(1075.0),
+        long={"cnn": WIDE},
+        solo={"cnn": solo},
+        max_epochs={"cnn": 40},
+    )
+    (net,) = [q for q in plan.queue if q.family == "cnn"]
+    assert {k: v for k, v in net.overrides.items() if k != "epochs"} == {
+        k: v for k, v in solo.items() if k != "epochs"
+    }
+    assert "one cnn long configuration (its solo schedule), " in plan.reasons[1]
+    longer = make_plan(
+        3600,
+        2,
+        FIVE,
+        timed_long(1075.0),
+        long={"cnn": WIDE},
+        solo={"cnn": solo},
+        max_epochs={"cnn": 40},
+    )
+    assert longer.jobs == 2
+    nets = [q for q in longer.queue if q.family == "cnn"]
+    assert any(q.overrides.get("width") == 32 for q in nets)
+    assert all(q.overrides.get("schedule") != "onecycle" for q in nets)
+    assert all("lr" not in q.overrides for q in nets)
+
+
 @pytest.mark.parametrize(
     ("budget", "epochs"),
     [
