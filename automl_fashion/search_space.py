@@ -131,7 +131,8 @@ class SearchSpace:
     second: Mapping[str, Any] | None = None
     #: ``long`` as the one network of a short budget trains it (whole, validated), or None
     #: (then ``long`` itself): the budget plan's lone network on every core, whose schedule
-    #: (15-25 epochs on two CPU cores) is shorter than those ``long`` was found with.
+    #: (15-25 epochs on two CPU cores) is shorter than those ``long`` was found with. Its
+    #: schedule, not its network: the calibration times ``long`` for it.
     solo: Mapping[str, Any] | None = None
     #: Parameters whose ranges a GPU widens (the file's ``gpu: params``): see ``on_gpu``.
     gpu_params: tuple[Param, ...] = ()
