@@ -221,8 +221,9 @@ def make_plan(
     paired = False  # the second round is the family's second configuration
     first: list[str] = []  # queued before the network
     if network is not None and lone_epochs:
-        solo_changes = (solo or {}).get(network)
-        solo_cfg = {**(solo_changes or (long or {})[network]), "epochs": lone_epochs}
+        solo_changes = (solo or {}).get(network)  # {}: solo is init itself, not long
+        lone_cfg = (long or {})[network] if solo_changes is None else solo_changes
+        solo_cfg = {**lone_cfg, "epochs": lone_epochs}
         lone = speeds.long_time(network, threads, alone=True) or 0.0
         solo_seconds = lone * lone_epochs / long_epochs
         # the families that join its ensembles first where both fit (a minute): the network
@@ -237,7 +238,8 @@ def make_plan(
         free[0] -= solo_seconds
         reasons.append(
             f"{', '.join(first) + ' first, then ' if first else ''}one {network} long "
-            f"configuration{' (its solo schedule)' if solo_changes else ''}, {lone_epochs} epochs"
+            f"configuration{'' if solo_changes is None else ' (its solo schedule)'}, "
+            f"{lone_epochs} epochs"
             f"{_about(solo_seconds)} (fewer if its first epoch shows they do not fit): more "
             "epochs of the better network are worth more than a second one"
         )

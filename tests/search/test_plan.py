@@ -332,6 +332,18 @@ def test_the_lone_network_of_a_short_budget_trains_the_solo_schedule() -> None:
         k: v for k, v in solo.items() if k != "epochs"
     }
     assert "one cnn long configuration (its solo schedule), " in plan.reasons[1]
+    # a solo that changes nothing in init is still solo, not long
+    bare = make_plan(
+        600,
+        2,
+        FIVE,
+        timed_long(1075.0),
+        long={"cnn": WIDE},
+        solo={"cnn": {}},
+        max_epochs={"cnn": 40},
+    )
+    (plain,) = [q for q in bare.queue if q.family == "cnn"]
+    assert set(plain.overrides) == {"epochs"}
     longer = make_plan(
         3600,
         2,
