@@ -313,13 +313,9 @@ def test_a_long_network_too_slow_for_one_thread_trains_alone_on_every_core() -> 
     assert plan.reasons[1].startswith("svm first, then one cnn long configuration, 18 epochs")
 
 
-def test_the_lone_network_of_a_short_budget_trains_the_solo_schedule() -> None:
-    """``solo`` (SearchSpace.solo: long with a schedule for 15-25 epochs) replaces long's
-    changes for the one network on every core, and only there: where rounds of long
-    networks fit one-thread workers, they train long as it is."""
-    solo = {**WIDE, "schedule": "onecycle", "lr": 0.005}
-    plan = make_plan(
-        600,
+def solo_plan(budget: int, solo: dict[str, object]) -> Plan:
+    return make_plan(
+        budget,
         2,
         FIVE,
         timed_long(1075.0),
@@ -327,32 +323,23 @@ def test_the_lone_network_of_a_short_budget_trains_the_solo_schedule() -> None:
         solo={"cnn": solo},
         max_epochs={"cnn": 40},
     )
+
+
+def test_the_lone_network_of_a_short_budget_trains_the_solo_schedule() -> None:
+    """``solo`` (SearchSpace.solo: long with a schedule for 15-25 epochs) replaces long's
+    changes for the one network on every core, and only there: where rounds of long
+    networks fit one-thread workers, they train long as it is."""
+    solo = {**WIDE, "schedule": "onecycle", "lr": 0.005}
+    plan = solo_plan(600, solo)
     (net,) = [q for q in plan.queue if q.family == "cnn"]
     assert {k: v for k, v in net.overrides.items() if k != "epochs"} == {
         k: v for k, v in solo.items() if k != "epochs"
     }
     assert "one cnn long configuration (its solo schedule), " in plan.reasons[1]
     # a solo that changes nothing in init is still solo, not long
-    bare = make_plan(
-        600,
-        2,
-        FIVE,
-        timed_long(1075.0),
-        long={"cnn": WIDE},
-        solo={"cnn": {}},
-        max_epochs={"cnn": 40},
-    )
-    (plain,) = [q for q in bare.queue if q.family == "cnn"]
+    (plain,) = [q for q in solo_plan(600, {}).queue if q.family == "cnn"]
     assert set(plain.overrides) == {"epochs"}
-    longer = make_plan(
-        3600,
-        2,
-        FIVE,
-        timed_long(1075.0),
-        long={"cnn": WIDE},
-        solo={"cnn": solo},
-        max_epochs={"cnn": 40},
-    )
+    longer = solo_plan(3600, solo)
     assert longer.jobs == 2
     nets = [q for q in longer.queue if q.family == "cnn"]
     assert any(q.overrides.get("width") == 32 for q in nets)
