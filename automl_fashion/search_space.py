@@ -303,7 +303,7 @@ def parse_space(doc: Any, where: str, family: str | None = None) -> SearchSpace:
         raise ConfigError(f"{where}: 'variants' must be a list of mappings (changes to init)")
     variants = tuple(space.validate({**init, **v}) for v in raw_variants)
     long, second = (_whole(space, init, doc, key) for key in ("long", "second"))
-    solo = _whole(space, long or {}, doc, "solo", "long") if long is not None else None
+    solo = _whole(space, long, doc, "solo", "long") if long is not None else None
     if solo is None and doc.get("solo") is not None:
         raise ConfigError(f"{where}: 'solo' (changes to long) needs a 'long' configuration")
     whole = SearchSpace(name, params, space.validate(init), where, variants, long, second, solo)
