@@ -7,8 +7,8 @@ It decides:
 - **workers x threads**: one-thread workers, unless a network would then get too few of
   its epochs (:func:`~automl_fashion.search.layout.layout`); and one worker on every core
   where the network family's ``long`` configuration fits no one-thread worker but most of
-  its epochs fit on all the cores (:func:`solo_epochs`: 10 to ~20 minutes on this
-  machine). That worker trains the svm, then the long network for as many epochs as are
+  its epochs fit on all the cores (:mod:`~automl_fashion.search.solo`: 10 to ~20 minutes
+  on this machine). That worker trains the svm, then the long network for as many epochs as are
   left: two seeds of one network average to little more than either, and more epochs of
   the better network are worth more.
 - **what runs first.** One init of the strongest network family per worker (each with
@@ -57,6 +57,7 @@ from automl_fashion.search.lengths import (
     solo_epochs,
 )
 from automl_fashion.search.planned import Plan, Queued, closing_reasons, queue_inits
+from automl_fashion.search.solo import Lone, lengthen_last, lone_network, queue_lone
 from automl_fashion.search.speeds import Speeds
 
 #: The order of the warm start: the strongest family first, since on a short budget it needs
@@ -169,25 +170,25 @@ def make_plan(
     work = budget - STARTUP_SECONDS - reserve  # seconds each worker trains
 
     # where no long configuration fits a one-thread worker: one long network on every core?
-    lone_epochs = long_epochs = 0
+    lone: Lone | None = None
     ahead = [f for f in ordered if f in PARTNERS and f != network and f not in seen]
-    partner = sum(speeds.fit_time(f, cores) or 0.0 for f in ahead)
     alone = jobs is None and threads is None and gpus == 0 and cores > 1
     if wide and network is not None and not rounds and alone:
         solo_reserve = seconds_kept([f"{network}:long", *partners])
-        long_epochs = int((long or {})[network].get("epochs") or speeds.epochs.get(network) or 0)
-        lone_epochs = solo_epochs(
-            speeds.long_time(network, cores, alone=True),
-            long_epochs,
+        lone = lone_network(
+            network,
+            speeds,
+            cores,
             budget - STARTUP_SECONDS - solo_reserve,
-            partner,
+            sum(speeds.fit_time(f, cores) or 0.0 for f in ahead),
+            (long or {})[network],
             most=(max_epochs or {}).get(network),
         )
-        if lone_epochs:
+        if lone is not None:
             reserve = solo_reserve
             work = budget - STARTUP_SECONDS - reserve
 
-    if lone_epochs:
+    if lone is not None:
         jobs, threads = 1, cores
         why = (
             f"1 worker x {cores} thread(s): one {network} long configuration on every core; "
@@ -220,29 +221,10 @@ def make_plan(
     longer: dict[str, Any] = {}  # the networks' epochs, where the budget lengthens them
     paired = False  # the second round is the family's second configuration
     first: list[str] = []  # queued before the network
-    if network is not None and lone_epochs:
-        solo_changes = (solo or {}).get(network)  # {}: solo is init itself, not long
-        lone_cfg = (long or {})[network] if solo_changes is None else solo_changes
-        solo_cfg = {**lone_cfg, "epochs": lone_epochs}
-        lone = speeds.long_time(network, threads, alone=True) or 0.0
-        solo_seconds = lone * lone_epochs / long_epochs
-        # the families that join its ensembles first where both fit (a minute): the network
-        # then measures its first epoch and shortens its schedule to the time left, if the
-        # plan misjudged it; where they do not fit beside it, they come after it, if at all
-        first = ahead if solo_seconds + partner <= work else []
-        for fam in first:
-            seconds = speeds.fit_time(fam, threads)
-            queue.append(Queued(fam, {}, seconds))
-            free[0] -= seconds or 0.0
-        queue.append(Queued(network, solo_cfg, solo_seconds))
-        free[0] -= solo_seconds
-        reasons.append(
-            f"{', '.join(first) + ' first, then ' if first else ''}one {network} long "
-            f"configuration{'' if solo_changes is None else ' (its solo schedule)'}, "
-            f"{lone_epochs} epochs"
-            f"{_about(solo_seconds)} (fewer if its first epoch shows they do not fit): more "
-            "epochs of the better network are worth more than a second one"
-        )
+    if lone is not None:
+        changes = (solo or {}).get(lone.network), (long or {})[lone.network]
+        first, why = queue_lone(lone, *changes, ahead, speeds, threads, work, queue, free)
+        reasons.append(why)
         planned, per_worker, wide_rounds = None, None, 0
     elif network is not None:
         planned = speeds.epochs.get(network)
@@ -375,16 +357,9 @@ def make_plan(
                 f"{planned} epochs, fewer if the first epoch shows they do not fit: what the "
                 "inits leave of the budget"
             )
-    most = (max_epochs or {}).get(network or "")
-    if lone_epochs and most and most > lone_epochs and queue and queue[-1].family == network:
-        # nothing after the lone network: it may fill its worker's time, as its own pace
-        # shows (the calibration's estimate is noisy: a disturbed one planned 13 epochs
-        # where 17 fitted, and the network ended 4 minutes early)
-        queue[-1] = Queued(network, {**queue[-1].overrides, "epochs": most}, queue[-1].seconds)
-        reasons.append(
-            f"nothing after it: the {network} network may lengthen its schedule up to "
-            f"{most} epochs, as many as its own pace after its first epochs shows fit"
-        )
+    if lone is not None:
+        to_deadline = lengthen_last(queue, lone, (max_epochs or {}).get(lone.network))
+        reasons += [to_deadline] if to_deadline else []
     reasons += closing_reasons(skipped, reserve)
     return Plan(jobs, threads, tuple(queue), skipped, reserve, tuple(reasons), speeds.source)
 
