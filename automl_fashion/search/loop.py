@@ -38,6 +38,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from automl_fashion.errors import AutoMLFashionError
 from automl_fashion.pruning import FAMILY_PARAM
+from automl_fashion.search.at_end import allowed_overrun, export_best, no_time_to_export
 from automl_fashion.search.calibrate import measure_speeds
 from automl_fashion.search.config import SearchConfig, check_int, max_jobs
 from automl_fashion.search.join import (
@@ -47,13 +48,12 @@ from automl_fashion.search.join import (
     resolve_families,
     resolve_sampling,
 )
-from automl_fashion.search.layout import SHUTDOWN_SECONDS
 from automl_fashion.search.lengths import second_timing_limit, timing_limit
 from automl_fashion.search.plan import Plan, make_plan
 from automl_fashion.search.pool import WorkerPool
 from automl_fashion.search.worker import FAILURE_STREAK, PARENT_ENDED, open_study, search_gpus
 from automl_fashion.search_space import load_space
-from automl_fashion.storage import artifacts_dir, mask_url, recover_stale_trials, studies_dir
+from automl_fashion.storage import mask_url, recover_stale_trials, studies_dir
 from automl_fashion.threads import available_cores
 
 if TYPE_CHECKING:
@@ -93,10 +93,6 @@ class SearchProgress:
 
     def show_plan(self, lines: Sequence[str]) -> None:
         """The budget plan's decisions, one line each, shown for the whole search."""
-
-
-def allowed_overrun(budget: float) -> float:
-    return max(30.0, 0.02 * budget)
 
 
 def search(config: SearchConfig, progress: SearchProgress | None = None) -> SearchResult:
@@ -174,7 +170,7 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
     if best is not None and config.export_dir is not None:
         not_exported = no_time_to_export(t_start, config.budget, plan.reserve, time.time())
         if not_exported is None:
-            exported, not_exported = _export_best(study, best.number, config)
+            exported, not_exported = export_best(study, best.number, config)
     return SearchResult(
         study_name=config.study,
         storage=mask_url(config.storage)
@@ -191,18 +187,6 @@ def search(config: SearchConfig, progress: SearchProgress | None = None) -> Sear
         why_none=_why_none(trials, t_start, stopped, pool),
         not_exported=not_exported,
     )
-
-
-def no_time_to_export(started: float, budget: float, reserve: float, now: float) -> str | None:
-    """Why the export would end past the budget's allowance, or None. The plan keeps
-    ``reserve`` seconds at the end (the workers' shutdown and the export); a worker stuck in
-    one long rung can hold the search until the hard deadline and use them up, and an
-    export started then ended past budget + max(30 s, 2%)."""
-    need = reserve - min(SHUTDOWN_SECONDS, 0.05 * budget)
-    left = started + budget + allowed_overrun(budget) - now
-    if left >= need:
-        return None
-    return f"the budget had {max(0.0, left):.0f} s left and the export needs about {need:.0f} s"
 
 
 def _show(
@@ -372,41 +356,8 @@ def _requeue_interrupted(study: optuna.Study) -> int:
     return n
 
 
-def _export_best(study: optuna.Study, number: int, config: SearchConfig) -> tuple[Any, str | None]:
-    """Export the ensemble of the saved models, or the best trial alone when the ensemble
-    does not beat it out of sample, from saved artifacts (no retraining): ``(result,
-    None)``, or ``(None, why)`` when the best trial's model is not usable on this machine
-    (``export`` retrains it later, outside the budget)."""
-    from automl_fashion.artifacts import check_artifact
-    from automl_fashion.export import LimitError, Limits, export_trial
-
-    limits = Limits(config.max_predict_ms, config.max_size_mb)
-    if not limits.active:  # with limits, export chooses among the saved models itself
-        meta, corrupt = check_artifact(artifacts_dir(config.study, config.studies_dir), number)
-        if corrupt is not None:
-            return None, f"its saved model is corrupt ({corrupt})"
-        if meta is None:  # trained on another machine, or saving its artifact failed
-            return None, "its model was not saved on this machine"
-    assert config.export_dir is not None
-    try:
-        result = export_trial(
-            study,
-            config.export_dir,
-            selected_by=None
-            if limits.active
-            else "best complete trial by validation accuracy (end of search)",
-            data_dir=config.data_dir,
-            spaces_dir=config.spaces_dir,
-            studies_dir=config.studies_dir,
-            limits=limits,
-        )
-    except LimitError as exc:
-        return None, str(exc)
-    return result, None
-
-
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-__all__ = ["SearchProgress", "SearchResult", "allowed_overrun", "search"]
+__all__ = ["SearchProgress", "SearchResult", "search"]

@@ -151,8 +151,8 @@ def test_limits_choose_by_accuracy(svm_study: optuna.Study, tmp_path: Path) -> N
 
 
 def test_a_search_whose_limits_nothing_meets_says_so_instead_of_exporting(tmp_path: Path) -> None:
+    from automl_fashion.search.at_end import export_best
     from automl_fashion.search.config import SearchConfig
-    from automl_fashion.search.loop import _export_best
     from tests.export.conftest import searched_study
 
     study = searched_study(tmp_path, save=True)
@@ -165,7 +165,7 @@ def test_a_search_whose_limits_nothing_meets_says_so_instead_of_exporting(tmp_pa
         export_dir=str(tmp_path / "model"),
         max_predict_ms=1e-6,
     )
-    result, why = _export_best(study, study.best_trial.number, config)
+    result, why = export_best(study, study.best_trial.number, config)
     assert result is None and why is not None and why.startswith("--max-predict-ms 1e-06: none")
     assert not (tmp_path / "model").exists()
     with pytest.raises(ConfigError, match="--max-size must be a positive number"):
@@ -179,8 +179,8 @@ def test_with_limits_a_search_exports_a_saved_model_even_when_its_best_was_not_s
     needed (it may have been trained on another machine)."""
     import shutil
 
+    from automl_fashion.search.at_end import export_best
     from automl_fashion.search.config import SearchConfig
-    from automl_fashion.search.loop import _export_best
     from automl_fashion.storage import open_storage
 
     _, folder, svm, linear, _ = svm_study
@@ -196,9 +196,9 @@ def test_with_limits_a_search_exports_a_saved_model_even_when_its_best_was_not_s
         export_dir=str(tmp_path / "m"),
         max_size_mb=1000.0,
     )
-    result, why = _export_best(study, svm, config)
+    result, why = export_best(study, svm, config)
     assert why is None and result.trial == linear
     # without limits, the search still says why it did not export the best trial
     config.max_size_mb = None
     config.export_dir = str(tmp_path / "m2")
-    assert _export_best(study, svm, config) == (None, "its model was not saved on this machine")
+    assert export_best(study, svm, config) == (None, "its model was not saved on this machine")

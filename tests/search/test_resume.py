@@ -60,17 +60,3 @@ def test_a_queued_trial_counts_as_its_family() -> None:
     study.add_trial(failed("x"))
     study.enqueue_trial({"family": 3})  # untrusted: not a family
     assert [family_of(t) for t in study.get_trials(deepcopy=False)] == ["svm", "linear", None]
-
-
-def test_the_export_at_the_end_is_skipped_when_it_would_break_the_budget() -> None:
-    """A worker stuck in one long rung can hold the search until the hard deadline; the
-    export started then ended past budget + max(30 s, 2%). It is skipped, and said why."""
-    from automl_fashion.search.loop import no_time_to_export
-
-    # 600 s budget, 30 s allowance, 25 s kept at the end (5 for the shutdown, 20 to export)
-    assert no_time_to_export(0.0, 600.0, 25.0, now=575.0) is None  # on plan
-    assert no_time_to_export(0.0, 600.0, 25.0, now=610.0) is None  # 20 s left: enough
-    assert no_time_to_export(0.0, 600.0, 25.0, now=615.0) == (
-        "the budget had 15 s left and the export needs about 20 s"
-    )
-    assert "had 0 s left" in str(no_time_to_export(0.0, 600.0, 25.0, now=700.0))
