@@ -228,7 +228,8 @@ def test_live_progress_and_summary(env: dict[str, str]) -> None:
 def test_resuming_with_another_split_is_refused(env: dict[str, str]) -> None:
     """The seed and subset decide the validation images; one study keeps one split."""
     set_sleepy(env, rung_seconds=0.05, epochs=2)
-    subprocess.run(search_cmd("6s", "--jobs", "1"), env=env, capture_output=True)
+    # long enough for a first trial on a busy machine: a study without one has no split
+    subprocess.run(search_cmd("15s", "--jobs", "1"), env=env, capture_output=True)
     n_trials = len(load(env).get_trials())
     assert n_trials >= 1
     out = subprocess.run(
