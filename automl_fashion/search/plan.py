@@ -21,8 +21,9 @@ It decides:
   second network init per worker where at least :data:`MIN_EPOCH_SHARE` of it fits (more
   ensemble members), then the other families' inits in :data:`WARM_START_ORDER`, each as
   long as its estimated time fits what is left; where the second round was the ``second``
-  configuration, a third round of it, each network shortening its schedule to the time
-  left after its first epoch.
+  configuration, a third round of it (where two rounds of ``long`` left no room to pair
+  it, one of it then), each network shortening its schedule to the time left after its
+  first epoch.
   A family that does not fit is not queued and the plan says why; the sampler can still
   draw it later. Families the user named are always queued.
 - **time kept for the end**: shutting the workers down and exporting the ensemble the plan
@@ -159,6 +160,9 @@ def make_plan(
         if rounds == NETWORK_ROUNDS and has_second and pairs_with_second(speeds, network, 1, rough):
             # with a third round where it fits (a bound: counted whether or not it does)
             members = [f"{network}:long", f"{network}:second", f"{network}:second"] * cores
+        elif rounds == NETWORK_ROUNDS and has_second and speeds.long_time(network, 1, second=True):
+            # two long rounds, then one second configuration where it fits (a bound again)
+            members = [f"{network}:long", f"{network}:long", f"{network}:second"] * cores
     partners = [f for f in ordered if f != network][:2]
 
     def seconds_kept(members: list[str]) -> float:
@@ -335,27 +339,33 @@ def make_plan(
             reasons.append(f"then {extra} more {network} {what}, new seeds")
     if network is not None:
         warm_start([f for f in others if f not in PARTNERS])
-    if network is not None and paired and per_worker and planned:
-        # a third round of the second configuration in what every family's init leaves (new
-        # seeds): in the 2-hour search the sampler's last ~45 minutes per worker found one
-        # useful network, and a third network of this architecture adds more to the ensemble
-        # than a further seed of the long one does (benchmarks/README.md). Queued whole: each
-        # measures its first epoch and shortens its schedule to the time left (the plan's
-        # estimates ran 5-12% high here, and cut to them these networks ended ~10 minutes
-        # early, which the sampler spent on nothing of use)
+    # a third round of the second configuration in what every family's init leaves (new
+    # seeds), or its first where two long rounds left no room to pair it (a slower machine):
+    # in the 2-hour search the sampler's last ~45 minutes per worker found one useful
+    # network, and a network of this architecture adds more to long ones than a further
+    # long seed does (benchmarks/README.md). Queued whole: each measures its first epoch
+    # and shortens its schedule to the time left (the plan's estimates ran 5-12% high here,
+    # and cut to them these networks ended ~10 minutes early, which the sampler wasted)
+    third_time = per_worker if paired else None
+    if network is not None and not paired and wide_rounds == NETWORK_ROUNDS and has_second:
+        third_time = speeds.long_time(network, threads, second=True)
+        longer = dict((second or {})[network])
+    if network is not None and third_time:
         third = 0
         for w in sorted(range(jobs), key=lambda i: -free[i]):
-            if free[w] < MIN_EPOCH_SHARE * per_worker:
+            if free[w] < MIN_EPOCH_SHARE * third_time:
                 continue
-            seconds = min(per_worker, free[w])
+            seconds = min(third_time, free[w])
             queue.append(Queued(network, member(dict(longer)), seconds))
             free[w] -= seconds
             third += 1
         if third:
+            upto = longer.get("epochs", speeds.epochs.get(network))
             reasons.append(
-                f"then {third} more {network} second configuration(s), new seeds, up to "
-                f"{planned} epochs, fewer if the first epoch shows they do not fit: what the "
-                "inits leave of the budget"
+                f"then {third} {'more ' if paired else ''}{network} second configuration(s), "
+                f"new seeds, up to {upto} epochs, fewer if the first epoch shows they do not "
+                f"fit: {'' if paired else 'another architecture in '}what the inits leave of the "
+                "budget"
             )
     if lone is not None:
         to_deadline = lengthen_last(queue, lone, (max_epochs or {}).get(lone.network))

@@ -361,22 +361,44 @@ def test_the_planned_networks_are_all_among_the_models_a_search_keeps() -> None:
 
 
 @pytest.mark.parametrize(
-    ("budget", "times", "second"),
+    ("budget", "times", "second", "after"),
     [
-        (3600, (1000.0, 2600.0), {"cnn": SECOND}),  # one of each needs 3,600 s of ~3,540
-        (7200, (1400.0, 3600.0), {"cnn": SECOND}),  # 5,000 s: over 65% of a worker
-        (7200, (1400.0, None), {"cnn": SECOND}),  # not timed (a short budget's calibration)
-        (7200, (1400.0, 2600.0), None),  # the family has none
+        # one of each needs 3,600 s of ~3,540; two long ones leave < 60% of the second
+        (3600, (1000.0, 2600.0), {"cnn": SECOND}, 0),
+        # 5,000 s: over 65% of a worker; the second comes after the long ones (next test)
+        (7200, (1400.0, 3600.0), {"cnn": SECOND}, 2),
+        (7200, (1400.0, None), {"cnn": SECOND}, 0),  # not timed (a short budget's calibration)
+        (7200, (1400.0, 2600.0), None, 0),  # the family has none
     ],
 )
 def test_without_room_or_timing_for_the_second_the_long_one_runs_again(
-    budget: int, times: tuple[float, float | None], second: dict | None
+    budget: int, times: tuple[float, float | None], second: dict | None, after: int
 ) -> None:
     speeds = timed_pair(*times) if times[1] else timed_long(times[0])
     plan = make_plan(
         budget, 2, FIVE, speeds, long={"cnn": WIDE}, second=second, max_epochs={"cnn": 40}
     )
-    nets = [q for q in plan.queue if q.family == "cnn"]
-    assert nets and all(q.overrides.get("width") != 48 for q in nets)
-    assert all(q.overrides.get("width") == WIDE["width"] for q in nets[:2])
-    assert not any("second configuration" in r for r in plan.reasons)
+    widths = [q.overrides.get("width") for q in plan.queue if q.family == "cnn"]
+    assert widths == [WIDE["width"]] * 4 + [48] * after
+    assert not any("another architecture, other mistakes" in r for r in plan.reasons)
+
+
+def test_where_two_long_rounds_leave_no_room_to_pair_the_second_it_comes_after_them() -> None:
+    """A slower machine (the EPYC's 2-hour plan of 2026-11-28: 40-epoch long networks of
+    ~1,900 s, no room for a second configuration beside one): two long rounds and every
+    init, then one second configuration per worker in what is left (another architecture
+    rather than the sampler's luck), queued whole where MIN_EPOCH_SHARE of it fits."""
+    plan = two_hours(timed_pair(1400.0, 3600.0))
+    assert families_of(plan) == ["cnn", "cnn", "svm", "cnn", "cnn", "mlp", "boosting", "linear",
+                                 "cnn", "cnn"]  # fmt: skip
+    third = plan.queue[-2:]
+    assert all(q.overrides == SECOND for q in third)  # all its epochs
+    assert all(0.6 * 3600.0 <= (q.seconds or 0.0) < 3600.0 for q in third)
+    work = 7200 - 10 - plan.reserve
+    assert sum(q.seconds or 0.0 for q in plan.queue) == pytest.approx(2 * work)  # both full
+    assert plan.reasons[-2].startswith(
+        "then 2 cnn second configuration(s), new seeds, up to 38 epochs, fewer if the first "
+        "epoch shows they do not fit: another architecture in what the inits leave"
+    )
+    # the export reserve counts them: 2 x (2 x long 2.0 + second 5.0), svm, mlp
+    assert plan.reserve == pytest.approx(5 + 12 + 2 * (2 * 2.0 + 5.0) + 0.3 + 8.2)
