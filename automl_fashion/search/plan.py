@@ -346,21 +346,21 @@ def make_plan(
     # long seed does (benchmarks/README.md). Queued whole: each measures its first epoch
     # and shortens its schedule to the time left (the plan's estimates ran 5-12% high here,
     # and cut to them these networks ended ~10 minutes early, which the sampler wasted)
-    third_time = per_worker if paired else None
+    third_cfg, third_time = (longer, per_worker) if paired else ({}, None)
     if network is not None and not paired and wide_rounds == NETWORK_ROUNDS and has_second:
+        third_cfg = dict((second or {})[network])
         third_time = speeds.long_time(network, threads, second=True)
-        longer = dict((second or {})[network])
     if network is not None and third_time:
         third = 0
         for w in sorted(range(jobs), key=lambda i: -free[i]):
             if free[w] < MIN_EPOCH_SHARE * third_time:
                 continue
             seconds = min(third_time, free[w])
-            queue.append(Queued(network, member(dict(longer)), seconds))
+            queue.append(Queued(network, member(dict(third_cfg)), seconds))
             free[w] -= seconds
             third += 1
         if third:
-            upto = longer.get("epochs", speeds.epochs.get(network))
+            upto = third_cfg.get("epochs", speeds.epochs.get(network))
             reasons.append(
                 f"then {third} {'more ' if paired else ''}{network} second configuration(s), "
                 f"new seeds, up to {upto} epochs, fewer if the first epoch shows they do not "
