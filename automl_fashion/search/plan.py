@@ -340,7 +340,8 @@ def make_plan(
     if network is not None:
         warm_start([f for f in others if f not in PARTNERS])
     # a third round of the second configuration in what every family's init leaves (new
-    # seeds), or its first where two long rounds left no room to pair it (a slower machine):
+    # seeds), or its first where two long rounds left no room to pair it (a slower machine;
+    # at 2 hours on the EPYC 94.77% test, against 94.59% with the sampler's hour there):
     # in the 2-hour search the sampler's last ~45 minutes per worker found one useful
     # network, and a network of this architecture adds more to long ones than a further
     # long seed does (benchmarks/README.md). Queued whole: each measures its first epoch
