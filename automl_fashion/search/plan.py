@@ -362,11 +362,13 @@ def make_plan(
             third += 1
         if third:
             upto = third_cfg.get("epochs", speeds.epochs.get(network))
+            how_many, why = (
+                (f"{third} more", "") if paired else (str(third), "another architecture in ")
+            )
             reasons.append(
-                f"then {third} {'more ' if paired else ''}{network} second configuration(s), "
-                f"new seeds, up to {upto} epochs, fewer if the first epoch shows they do not "
-                f"fit: {'' if paired else 'another architecture in '}what the inits leave of the "
-                "budget"
+                f"then {how_many} {network} second configuration(s), new seeds, up to {upto} "
+                f"epochs, fewer if the first epoch shows they do not fit: {why}what the inits "
+                "leave of the budget"
             )
     if lone is not None:
         to_deadline = lengthen_last(queue, lone, (max_epochs or {}).get(lone.network))
