@@ -41,10 +41,16 @@ REFERENCE = {
 }
 REFERENCE_GFLOPS = 106.0
 REFERENCE_IMAGES = 50_000
-#: A training epoch costs this much more than its steps timed alone: validation, augmentation,
-#: and two workers sharing the memory bus (a 10-minute search: 28 s per epoch, 22.3 s of steps;
-#: a 2-hour one's long cnn: 49.5 s per epoch on one thread, 38.4 s of steps).
-EPOCH_OVERHEAD = 1.3
+#: A network's trial on a one-thread worker takes this much more than its epochs of timed
+#: steps: validation at every rung, augmentation, the first epoch's warm-up, the finish. Set
+#: from what the 2-hour searches' networks took against their plans (made at 1.3, the
+#: figure of older code): 1.09-1.16 for the EPYC's long cnn (1,633-1,703 s planned at
+#: 1,908 and 1,940), 1.16-1.20 for the Xeon's second configuration (2,803 and 2,892 s
+#: planned at 3,147). At 1.3 the EPYC's estimates ran 15-19% high, and its 2-hour plan's
+#: `second` round hung on 5% (60% of one planned at ~5,070 s had to fit ~3,200 s). A
+#: worker beside another does not slow it here: two of the `second` configuration side by
+#: side trained at the pace of one alone (ad hoc, 2026-11-29).
+EPOCH_OVERHEAD = 1.15
 #: The same for a worker alone on the machine (the plan's one worker on every core): six
 #: 10-minute searches on the EPYC trained the long cnn at 24.5-26.4 s an epoch on two
 #: threads, 23.4 s of steps (timed on two threads). With 1.3, and the init's speedup on two

@@ -44,7 +44,7 @@ class Speeds:
     #: threads (the svm's libsvm fit runs on one).
     gains: Mapping[str, float] = field(default_factory=dict)
     #: A network's epochs on a worker alone on the machine take this share of the time
-    #: estimated (the estimates count other workers beside it, sharing the memory bus).
+    #: estimated (calibrate's ALONE_OVERHEAD over its EPOCH_OVERHEAD: measured apart).
     alone: float = 1.0
 
     def fit_time(self, family: str, threads: int, epochs: int | None = None) -> float | None:
