@@ -174,10 +174,14 @@ def make_plan(
     work = budget - STARTUP_SECONDS - reserve  # seconds each worker trains
 
     # where no long configuration fits a one-thread worker: one long network on every core?
+    # Judged on ``work``, as the long rounds below are: judged on ``rough`` (the reserve not
+    # yet counted), a budget where one fitted ``rough`` but not ``work`` planned neither the
+    # lone network nor a long round, but init networks
     lone: Lone | None = None
     ahead = [f for f in ordered if f in PARTNERS and f != network and f not in seen]
     alone = jobs is None and threads is None and gpus == 0 and cores > 1
-    if wide and network is not None and not rounds and alone:
+    one_thread = speeds.long_time(network, 1) if wide and network is not None else None
+    if wide and network is not None and alone and not long_rounds(one_thread, work):
         solo_reserve = seconds_kept([f"{network}:long", *partners])
         lone = lone_network(
             network,

@@ -202,3 +202,25 @@ def test_queue_lone_puts_its_partners_first_only_where_both_fit() -> None:
     queue = []
     queue_lone(LONE, {}, WIDE, [], SPEEDS, 2, 600.0, queue, [600.0])
     assert queue == [Queued("cnn", {"epochs": 18}, 520.0)]
+
+
+@pytest.mark.parametrize(("long_seconds", "layout"), [(953.0, (1, 2)), (945.0, (2, 1))])
+def test_a_long_network_that_fits_before_the_reserve_but_not_after_it_trains_alone(
+    long_seconds: float, layout: tuple[int, int]
+) -> None:
+    """25 minutes: 953 s on one thread fits LONG_SHARE of a worker's time before the time
+    kept for the end is counted (0.65 x 1,473 s) but not after it (0.65 x ~1,460 s). Judged
+    on the first, the plan planned no lone network, and on the second no long round, but
+    init networks; now both are judged on the second: the long network alone on every
+    core. A little faster (945 s), one long network per one-thread worker, as before."""
+    plan = make_plan(
+        1500, 2, FIVE, timed_long(long_seconds), long={"cnn": WIDE}, max_epochs={"cnn": 40}
+    )
+    assert (plan.jobs, plan.threads) == layout
+    nets = [q for q in plan.queue if q.family == "cnn"]
+    assert nets[0].overrides["width"] == WIDE["width"]  # the long configuration either way
+    if layout == (1, 2):
+        # kept for two workers' end: shutdown, export, two long networks, svm, mlp
+        work = 1500 - 10 - (5 + 12 + 2 * 2.0 + 8.2 + 0.3)
+        assert 0.65 * work < long_seconds <= 0.65 * (1500 - 10 - 5 - 12)
+        assert len(nets) == 1
