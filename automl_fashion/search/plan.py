@@ -7,7 +7,7 @@ It decides:
 - **workers x threads**: one-thread workers, unless a network would then get too few of
   its epochs (:func:`~automl_fashion.search.layout.layout`); and one worker on every core
   where the network family's ``long`` configuration fits no one-thread worker but most of
-  its epochs fit on all the cores (:mod:`~automl_fashion.search.solo`: 10 to ~20 minutes
+  its epochs fit on all the cores (:mod:`~automl_fashion.search.solo`: 10 to ~25 minutes
   on this machine). That worker trains the svm, then the long network for as many epochs as are
   left: two seeds of one network average to little more than either, and more epochs of
   the better network are worth more.

@@ -1,6 +1,6 @@
 """The lone network of a short budget: the network family's ``long`` configuration on one
 worker with every core, where it fits no one-thread worker but most of its epochs fit on
-all the cores (10 to ~20 minutes on this machine). How many epochs it trains
+all the cores (10 to ~25 minutes on this machine). How many epochs it trains
 (:func:`~automl_fashion.search.lengths.solo_epochs`), which configuration (its ``solo``
 schedule, else ``long``), what is queued before it, and whether it may lengthen its
 schedule to the deadline. Read by :func:`~automl_fashion.search.plan.make_plan`, which
