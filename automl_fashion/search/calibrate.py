@@ -46,7 +46,7 @@ REFERENCE_IMAGES = 50_000
 #: from what the 2-hour searches' networks took against their plans (made at 1.3, the
 #: figure of older code): 1.09-1.16 for the EPYC's long cnn (1,633-1,703 s planned at
 #: 1,908 and 1,940), 1.16-1.20 for the Xeon's second configuration (2,803 and 2,892 s
-#: planned at 3,147). At 1.3 the EPYC's estimates ran 15-19% high, and its 2-hour plan's
+#: planned at 3,147). At 1.3 the EPYC's estimates ran 12-19% high, and its 2-hour plan's
 #: `second` round hung on 5% (60% of one planned at ~5,070 s had to fit ~3,200 s). A
 #: worker beside another does not slow it here: two of the `second` configuration side by
 #: side trained at the pace of one alone (ad hoc, 2026-11-29).
