@@ -2,6 +2,13 @@
 
     python benchmarks/gpu_networks.py --seconds 420 --name h200          # on a GPU
     python benchmarks/gpu_networks.py --summarise DIR --name h200        # from a run's DIR
+    python benchmarks/gpu_networks.py --device cpu --configs cnnL,res32 --seconds 1850 \
+        --epochs 40 --out DIR --name epyc                                # CPU-sized ones
+
+On the CPU (``--device cpu``) the configurations are :data:`CPU_CONFIGS`: networks a
+long search could plan on one-thread workers, to learn which of them add most to each other
+(results: ``networks-<name>.json``); run them two at a time on two cores, into one ``--out``,
+and the summary averages every subset of all of them.
 
 One process per configuration, all at once (the cores shared among them: 16 cores, four
 configurations, four threads each), each trained on the 50,000 / 10,000 split with a
@@ -55,14 +62,27 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "cnnLw64": ("cnn", {"long": True, "width": 64, "batch_size": 512, "lr": 0.0029}),
 }
 
+#: CPU-sized networks, each about what a long search gives one network on one thread of this
+#: 2-core machine (~30 minutes): the cnn's ``long`` configuration with two seeds, and
+#: residual networks of about its cost per epoch (24-40 s on one EPYC thread)
+CPU_CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "cnnL": ("cnn", {"long": True, "epochs": 40}),
+    "cnnL1": ("cnn", {"long": True, "epochs": 40, "seed": 1}),
+    # the resnet init, 32 channels, with erasing (the published 50-epoch recipe's)
+    "res32": ("resnet", {"width": 32, "erase": 0.3, "epochs": 40}),
+    # the resnet init with two blocks a stage, with erasing
+    "res24b2": ("resnet", {"blocks": 2, "erase": 0.3, "epochs": 40}),
+}
+
 
 def configuration(key: str) -> tuple[str, dict[str, Any]]:
     """The family and the whole parameters of configuration ``key`` (its epochs as in the
     configuration it starts from)."""
     from automl_fashion.search_space import load_space
 
-    family, changes = CONFIGS[key]
+    family, changes = {**CONFIGS, **CPU_CONFIGS}[key]
     changes = dict(changes)
+    changes.pop("seed", None)
     space = load_space(family)
     params = dict(space.init)
     for start in ("long", "second"):
@@ -71,7 +91,9 @@ def configuration(key: str) -> tuple[str, dict[str, Any]]:
     return family, {**params, **changes}
 
 
-def train_one(key: str, seconds: float, epochs: int, out: Path, threads: int) -> None:
+def train_one(
+    key: str, seconds: float, epochs: int, out: Path, threads: int, device: str = "cuda"
+) -> None:
     """Train configuration ``key`` to a deadline; save its probabilities and its row."""
     import numpy as np
     import torch
@@ -80,10 +102,11 @@ def train_one(key: str, seconds: float, epochs: int, out: Path, threads: int) ->
     from automl_fashion.data import load_split, load_test
 
     family, params = configuration(key)
-    params["epochs"] = epochs
+    params["epochs"] = min(epochs, params.get("epochs", epochs)) if device == "cpu" else epochs
+    seed = int({**CONFIGS, **CPU_CONFIGS}[key][1].get("seed", 0))
     split = load_split()
     X_test, y_test = load_test()
-    model = families.get(family)(params, threads=threads, device="cuda", seed=0)
+    model = families.get(family)(params, threads=threads, device=device, seed=seed)
     t0 = time.time()
     rungs: list[tuple[int, float, float]] = []
     model.fit(
@@ -101,7 +124,8 @@ def train_one(key: str, seconds: float, epochs: int, out: Path, threads: int) ->
         "val_accuracy": float(np.mean(pv.argmax(1) == split.y_val)),
         "test_accuracy": float(np.mean(pt.argmax(1) == y_test)),
         "rungs": rungs,
-        "gpu": torch.cuda.get_device_name(0),
+        "seed": seed,
+        "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None,
     }
     np.savez_compressed(out / f"{key}.npz", val=pv.astype(np.float32), test=pt.astype(np.float32))
     (out / f"{key}.json").write_text(json.dumps(row, default=str))
@@ -115,7 +139,7 @@ def summarise(out: Path, meta: dict[str, Any]) -> dict[str, Any]:
     from automl_fashion.data import load_split, load_test
 
     # file names from CONFIGS, never from what the files say
-    keys = [k for k in sorted(CONFIGS) if (out / f"{k}.json").is_file()]
+    keys = [k for k in sorted({**CONFIGS, **CPU_CONFIGS}) if (out / f"{k}.json").is_file()]
     rows = [{**json.loads((out / f"{k}.json").read_text()), "key": k} for k in keys]
     y_val, y_test = load_split().y_val, load_test()[1]
     probs = {k: np.load(out / f"{k}.npz") for k in keys}
@@ -140,7 +164,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=420.0, help="each network's deadline")
     parser.add_argument("--epochs", type=int, default=120, help="each network's most epochs")
-    parser.add_argument("--configs", default=",".join(CONFIGS), help="of " + ",".join(CONFIGS))
+    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
+    which = f"of {','.join(CONFIGS)} (cuda), {','.join(CPU_CONFIGS)} (cpu); all by default"
+    parser.add_argument("--configs", help=which)
     parser.add_argument("--out", type=Path, default=Path("gpu-networks-out"))
     parser.add_argument("--name", default="run", help="results file: gpu-networks-NAME.json")
     parser.add_argument("--summarise", type=Path, help="only summarise a finished run's folder")
@@ -148,7 +174,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         threads = int(os.environ.get("GPU_NETWORKS_THREADS", "4"))
-        train_one(args.child, args.seconds, args.epochs, args.out, threads)
+        train_one(args.child, args.seconds, args.epochs, args.out, threads, args.device)
         return
     meta: dict[str, Any] = {
         "seconds": args.seconds,
@@ -156,15 +182,16 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
     }
     if args.summarise is None:
-        keys = [k for k in args.configs.split(",") if k]
-        unknown = sorted(set(keys) - set(CONFIGS))
+        known = CONFIGS if args.device == "cuda" else CPU_CONFIGS
+        keys = [k for k in (args.configs or ",".join(known)).split(",") if k]
+        unknown = sorted(set(keys) - set(known))
         if unknown:
-            raise SystemExit(f"--configs: unknown {', '.join(unknown)}; expected {list(CONFIGS)}")
+            raise SystemExit(f"--configs: unknown {', '.join(unknown)}; expected {list(known)}")
         args.out.mkdir(parents=True, exist_ok=True)
         threads = max(1, (os.cpu_count() or 1) // len(keys))
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "GPU_NETWORKS_THREADS": str(threads)}
         common = ["--seconds", str(args.seconds), "--epochs", str(args.epochs)]
-        common += ["--out", str(args.out)]
+        common += ["--out", str(args.out), "--device", args.device]
         procs = [
             subprocess.Popen([sys.executable, __file__, "--child", k, *common], env=env)
             for k in keys
@@ -177,7 +204,8 @@ def main() -> None:
         meta.update(threads=threads, exit_codes=codes)
     result = summarise(args.summarise or args.out, meta)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"gpu-networks-{args.name}.json").write_text(json.dumps(result, indent=1))
+    prefix = "gpu-networks" if args.device == "cuda" else "networks"
+    (RESULTS / f"{prefix}-{args.name}.json").write_text(json.dumps(result, indent=1))
     for r in result["networks"]:
         print(
             f"{r['key']}: {r['params']['epochs']} epochs, {r['fit_seconds']} s, "
