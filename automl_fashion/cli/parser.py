@@ -165,8 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     srch.add_argument(
         "--families",
-        help="comma-separated families (default: linear,svm,boosting,mlp,cnn; "
-        "resnet only when named)",
+        help="comma-separated families (default: all, linear,svm,boosting,mlp,cnn,resnet)",
     )
     _add_study_options(srch, resume=True)
     _add_worker_options(srch)

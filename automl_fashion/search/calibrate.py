@@ -19,7 +19,7 @@ import numpy as np
 
 from automl_fashion import families as family_registry
 from automl_fashion.data.info import FASHION_MNIST, DatasetInfo
-from automl_fashion.search.speeds import Speeds
+from automl_fashion.search.speeds import NETWORKS, Speeds
 from automl_fashion.search_space import load_space
 from automl_fashion.threads import limit_threads
 
@@ -152,7 +152,14 @@ def measure_speeds(
     could take at most ``long_within`` seconds on one thread: at least its epochs at the
     init's speed (it is never smaller). On short budgets it is not timed at all. Its
     ``second`` one (:attr:`SearchSpace.second`) the same way, within ``second_within``
-    (the plan runs it only on one-thread workers, at long budgets)."""
+    (the plan runs it only on one-thread workers, at long budgets).
+
+    On a CPU, a network family after the first of :data:`~automl_fashion.search.speeds.NETWORKS`
+    (the resnet beside the cnn) is the plan's partner for the first's long networks only:
+    it is timed, on one thread, only where its ``long`` configuration could fit within
+    ``second_within`` as its reference time estimates it; elsewhere its init's time is that
+    reference's, scaled as the other families' are (timing it would take seconds that a
+    short budget's networks need)."""
     factor = REFERENCE_GFLOPS / max(1e-3, matmul_gflops())
     overhead = EPOCH_OVERHEAD if device == "cpu" else GPU_EPOCH_OVERHEAD
     scale = n_train / REFERENCE_IMAGES * math.prod(info.shape) / math.prod(FASHION_MNIST.shape)
@@ -161,6 +168,8 @@ def measure_speeds(
     predict: dict[str, float] = {}
     speedup = 1.7
     networks = []
+    primary = next((f for f in NETWORKS if f in families), None)
+    partners = []  # networks timed only as the primary's partner (one thread, long budgets)
     # the networks' long configurations, keyed as Speeds.long_seconds: (family, config, limit)
     longs: dict[str, tuple[str, Mapping[str, Any], float]] = {}
     for fam in families:
@@ -169,11 +178,20 @@ def measure_speeds(
         if ref is not None:
             predict[fam] = ref[1] * 10 / 1000 * factor  # 10,000 test images
         if getattr(cls, "uses_torch", False) and hasattr(cls, "build_network"):
-            networks.append(fam)
             space = load_space(fam, spaces_dir)
             epochs[fam] = int(space.init.get("epochs", 10))
+            if fam in NETWORKS and fam != primary and device == "cpu" and ref is not None:
+                guess = ref[0] * factor * scale
+                if space.long is None or (
+                    guess * int(space.long.get("epochs", 10)) / epochs[fam] > second_within
+                ):
+                    fit[fam] = guess  # not timed: no long budget to partner in
+                    continue
+                partners.append(fam)
+            networks.append(fam)
             if space.long is not None:
-                longs[fam] = (fam, space.long, long_within)
+                within = second_within if fam in partners else long_within
+                longs[fam] = (fam, space.long, within)
             if space.second is not None:
                 longs[f"{fam}:second"] = (fam, space.second, second_within)
         elif ref is not None:
@@ -199,11 +217,15 @@ def measure_speeds(
         for key, (fam, cfg, _) in longs.items():
             step, long_batch[key] = step_seconds(fam, 1, spaces_dir, device, info, params=cfg)
             long_one[key] = min(long_one.get(key, math.inf), step)
-            if key == fam and cores >= 2 and device == "cpu":  # it may train on every core
+            lone = key == fam and fam not in partners  # it may train on every core
+            if lone and cores >= 2 and device == "cpu":
                 step = step_seconds(fam, 2, spaces_dir, device, info, params=cfg)[0]
                 long_two[key] = min(long_two.get(key, math.inf), step)
         if networks and cores >= 2 and device == "cpu":
-            slowest = slowest or max(one, key=lambda f: one[f])
+            slowest = slowest or max(
+                (f for f in one if f not in partners), key=lambda f: one[f], default=None
+            )
+        if slowest is not None and cores >= 2 and device == "cpu":
             two = min(two, step_seconds(slowest, 2, spaces_dir, info=info)[0])
     for fam in networks:
         fit[fam] = _fit(one[fam], n_train, batches[fam], epochs[fam], overhead)

@@ -59,13 +59,11 @@ from automl_fashion.search.lengths import (
 )
 from automl_fashion.search.planned import Plan, Queued, closing_reasons, queue_inits
 from automl_fashion.search.solo import Lone, lengthen_last, lone_network, queue_lone
-from automl_fashion.search.speeds import Speeds
+from automl_fashion.search.speeds import NETWORKS, Speeds
 
 #: The order of the warm start: the strongest family first, since on a short budget it needs
 #: the whole clock. resnet last: on a CPU its init does not beat cnn's (benchmarks/README.md).
 WARM_START_ORDER = {"cnn": 0, "mlp": 1, "svm": 2, "boosting": 3, "linear": 4, "resnet": 5}
-#: The families whose init is a network worth one worker each (in preference order).
-NETWORKS = ("cnn", "resnet")
 #: The families whose models join the networks' ensembles most: their inits are queued before
 #: the second round of networks, the other families' only where time is left after it (at
 #: long budgets all of them fit). Of the nine searches with the plan in benchmarks/results,
@@ -147,6 +145,21 @@ def make_plan(
             return on_gpu
     network = next((f for f in NETWORKS if f in families and f not in seen), None)
     net_time = speeds.fit_time(network, 1) if network else None
+    # the other architecture whose long configuration partners the network's long ones
+    # (where timed: at long budgets, on one-thread workers)
+    partner = next(
+        (
+            f
+            for f in NETWORKS
+            if network
+            and f != network
+            and f in families
+            and f not in seen
+            and f in speeds.long_seconds
+            and f in (long or {})
+        ),
+        None,
+    )
 
     # the members the export will most likely combine: the networks and the fast families
     wide = network is not None and network in speeds.long_seconds and network in (long or {})
@@ -157,7 +170,13 @@ def make_plan(
     if network is not None:
         rounds = long_rounds(speeds.long_time(network, 1), rough) if wide else 0
         members = [f"{network}:long"] * cores * rounds if rounds else [network] * cores
-        if rounds == NETWORK_ROUNDS and has_second and pairs_with_second(speeds, network, 1, rough):
+        if rounds == NETWORK_ROUNDS and partner is not None:
+            # the partner's long network second, then the second configuration (a bound)
+            members = [f"{network}:long", f"{partner}:long"] * cores
+            members += [f"{network}:second"] * cores if has_second else []
+        elif (
+            rounds == NETWORK_ROUNDS and has_second and pairs_with_second(speeds, network, 1, rough)
+        ):
             # with a third round where it fits (a bound: counted whether or not it does)
             members = [f"{network}:long", f"{network}:second", f"{network}:second"] * cores
         elif rounds == NETWORK_ROUNDS and has_second and speeds.long_time(network, 1, second=True):
@@ -228,6 +247,8 @@ def make_plan(
 
     longer: dict[str, Any] = {}  # the networks' epochs, where the budget lengthens them
     paired = False  # the second round is the family's second configuration
+    partnered = False  # ... the partner architecture's long configuration
+    round_two = network  # the second round's family
     first: list[str] = []  # queued before the network
     if lone is not None:
         changes = (solo or {}).get(lone.network), (long or {})[lone.network]
@@ -254,14 +275,28 @@ def make_plan(
             cfg: dict[str, Any] = dict(wide_cfg)
             stretched = ""
             base = cfg.get("epochs", speeds.epochs.get(network))
+            # the partner's long network beside one of the network's in LONG_SHARE, its
+            # schedule cut to fit where at least MIN_EPOCH_SHARE of it does
+            partner_time = speeds.long_time(partner, threads) if partner else None
+            partner_fit = None
+            if partner_time and wide_rounds == NETWORK_ROUNDS:
+                partner_fit = min(partner_time, LONG_SHARE * work - wide_time)
+            partnered = (
+                partner_fit is not None
+                and partner_time is not None
+                and partner_fit >= MIN_EPOCH_SHARE * partner_time
+            )
             paired = (
-                wide_rounds == NETWORK_ROUNDS
+                not partnered
+                and wide_rounds == NETWORK_ROUNDS
                 and has_second
                 and pairs_with_second(speeds, network, threads, work)
             )
             second_time = speeds.long_time(network, threads, second=True) if paired else None
+            if partnered:
+                second_time = partner_fit
             if wide_rounds == NETWORK_ROUNDS and base:  # time to spare: longer schedules
-                # (with a second configuration, in what it leaves of the share)
+                # (with another network second, in what it leaves of the share)
                 room = LONG_SHARE * work - second_time if second_time else None
                 e = longer_schedule(base, wide_time, work, share=LONG_SHARE, most=most, room=room)
                 if e > base:
@@ -278,7 +313,14 @@ def make_plan(
             if wide_rounds > 1:  # the second round is long too: no lengthened init
                 lengthened, longer, planned = "", dict(cfg), cfg.get("epochs")
                 per_worker, alternates = wide_time, []
-            if second_time:  # ... and another architecture: the family's second one
+            if partnered and partner is not None:  # ... the partner architecture's long one
+                round_two, longer = partner, dict((long or {})[partner])
+                planned = longer.get("epochs", speeds.epochs.get(partner))
+                per_worker = partner_fit
+                if planned and partner_time and partner_fit and partner_fit < partner_time:
+                    planned = max(MIN_EPOCHS, int(planned * partner_fit / partner_time))
+                    longer["epochs"] = planned
+            elif second_time:  # ... or another architecture: the family's second one
                 longer = dict((second or {})[network])
                 planned = longer.get("epochs", speeds.epochs.get(network))
                 per_worker = second_time
@@ -329,11 +371,20 @@ def make_plan(
                 seconds = per_worker
                 if planned and per_worker > free[w]:
                     overrides["epochs"] = max(MIN_EPOCHS, int(planned * free[w] / per_worker))
-                    seconds = speeds.fit_time(network, threads, overrides["epochs"])
-                queue.append(Queued(network, member(overrides), seconds))
+                    seconds = (
+                        speeds.fit_time(network, threads, overrides["epochs"])
+                        if round_two == network
+                        else per_worker * overrides["epochs"] / planned
+                    )
+                queue.append(Queued(round_two or network, member(overrides), seconds))
                 free[w] -= seconds or 0.0
                 extra += 1
-        if extra and paired:
+        if extra and partnered:
+            reasons.append(
+                f"then {extra} {partner} long configuration(s){_about(per_worker)}: another "
+                f"architecture, other mistakes for the {network}'s ensemble than new seeds make"
+            )
+        elif extra and paired:
             reasons.append(
                 f"then {extra} {network} second configuration(s){_about(per_worker)}: "
                 "another architecture, other mistakes for the ensemble than new seeds make"
@@ -341,8 +392,8 @@ def make_plan(
         elif extra:
             what = "long configuration(s)" if wide_rounds > 1 else "network(s)"
             reasons.append(f"then {extra} more {network} {what}, new seeds")
-    if network is not None:
-        warm_start([f for f in others if f not in PARTNERS])
+    if network is not None:  # (the partner's init not where its long network trains)
+        warm_start([f for f in others if f not in PARTNERS and not (partnered and f == partner)])
     # a third round of the second configuration in what every family's init leaves (new
     # seeds), or its first where two long rounds left no room to pair it (a slower machine;
     # at 2 hours on the EPYC 94.77% test, against 94.59% with the sampler's hour there):
@@ -387,6 +438,7 @@ def _about(seconds: float | None) -> str:
 
 __all__ = [
     "LONG_SHARE",
+    "NETWORKS",
     "PARTNERS",
     "WARM_START_ORDER",
     "Plan",

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 #: a 10-minute search on a 16-core GPU machine planned the svm's init at 10 s (it took 115 s
 #: on 16 threads, slower than on one here), boosting's at 10 s (37 s), linear's at 3 s (6 s).
 SCALED_THREADS = 2
+#: The families whose init is a network worth one worker each (in preference order). On a
+#: CPU the first one searched is the plan's network; the next one partners its long networks
+#: at long budgets (a second architecture: other mistakes for the ensemble).
+NETWORKS = ("cnn", "resnet")
 
 
 @dataclass(frozen=True)
@@ -84,4 +88,4 @@ class Speeds:
         return seconds / (speedup or self.speedup) ** doublings
 
 
-__all__ = ["SCALED_THREADS", "Speeds"]
+__all__ = ["NETWORKS", "SCALED_THREADS", "Speeds"]

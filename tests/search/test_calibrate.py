@@ -126,6 +126,40 @@ def test_the_second_long_configuration_is_timed_within_its_own_limit(
     assert speeds.predict_seconds["cnn:second"] == pytest.approx(10 * speeds.predict_seconds["cnn"])
 
 
+def test_the_resnet_is_timed_only_where_its_long_network_could_partner_the_cnns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a CPU the resnet trains only as the partner of the cnn's long networks (one-thread
+    workers, long budgets): where its long configuration could not fit ``second_within`` by
+    its reference time it is not timed at all (those seconds are a short budget's), its init
+    costing that reference; where it could, its init and long configuration are timed on one
+    thread only, and the speedup on two threads stays the cnn's."""
+    from automl_fashion.search import calibrate
+
+    timed: list[tuple[str, int]] = []
+
+    def fake(family: str, threads: int, *args: object, **kw: object) -> tuple[float, int]:
+        timed.append((family, threads))
+        return (0.1 / threads if family == "resnet" else 0.05 / threads**0.5), 100
+
+    monkeypatch.setattr(calibrate, "step_seconds", fake)
+    monkeypatch.setattr(calibrate, "matmul_gflops", lambda: calibrate.REFERENCE_GFLOPS)
+    both = ["cnn", "resnet"]
+    short = measure_speeds(both, n_train=50_000, cores=2, long_within=1e6, second_within=390.0)
+    assert {f for f, _ in timed} == {"cnn"}
+    assert short.fit_seconds["resnet"] == pytest.approx(calibrate.REFERENCE["resnet"][0])
+    assert "resnet" in short.epochs and "resnet" not in short.long_seconds
+    timed.clear()
+    long = measure_speeds(both, n_train=50_000, cores=2, long_within=1e6, second_within=1e6)
+    assert ("resnet", 1) in timed and ("resnet", 2) not in timed
+    assert "resnet" in long.long_seconds and "resnet" not in long.long_speedup
+    assert long.speedup == pytest.approx(2**0.5)  # the cnn's, not the resnet's
+    # the resnet alone is the search's network: timed as the cnn would be
+    timed.clear()
+    measure_speeds(["resnet"], n_train=50_000, cores=2, long_within=1e6, second_within=390.0)
+    assert ("resnet", 2) in timed
+
+
 def test_networks_timed_on_a_gpu_count_the_gpus_overhead_and_no_thread_speedup(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

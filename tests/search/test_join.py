@@ -36,8 +36,14 @@ def test_a_new_study_searches_the_requested_families_or_all() -> None:
     assert "cnn" in resolve_families(study, SearchConfig(1))
 
 
-def test_an_opt_in_family_is_searched_only_when_named() -> None:
+def test_the_default_is_every_family_and_an_opt_in_one_is_searched_only_when_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The resnet is searched by default now (the plan decides where it trains); a family
+    marked opt-in still runs only when named."""
     study = optuna.create_study()
+    assert resolve_families(study, SearchConfig(1)) == families.names()
+    monkeypatch.setattr(families, "OPT_IN", frozenset({"resnet"}))
     default = resolve_families(study, SearchConfig(1))
     assert "resnet" not in default and set(default) < set(families.names())
     assert resolve_families(study, SearchConfig(1, families=["resnet", "cnn"])) == [

@@ -402,3 +402,85 @@ def test_where_two_long_rounds_leave_no_room_to_pair_the_second_it_comes_after_t
     )
     # the export reserve counts them: 2 x (2 x long 2.0 + second 5.0), svm, mlp
     assert plan.reserve == pytest.approx(5 + 12 + 2 * (2 * 2.0 + 5.0) + 0.3 + 8.2)
+
+
+SIX = [*FIVE, "resnet"]
+RES_LONG = {"width": 32, "erase": 0.3, "epochs": 40}
+
+
+def timed_partner(long_seconds: float, second_seconds: float, resnet_seconds: float) -> Speeds:
+    """timed_pair's speeds, with the resnet's init and its long configuration timed."""
+    base = timed_pair(long_seconds, second_seconds)
+    return Speeds(
+        **{
+            **base.__dict__,
+            "fit_seconds": {**base.fit_seconds, "resnet": 320.0},
+            "epochs": {**base.epochs, "resnet": 13},
+            "long_seconds": {**base.long_seconds, "resnet": resnet_seconds},
+            "predict_seconds": {**base.predict_seconds, "resnet": 2.8, "resnet:long": 3.0},
+        }
+    )
+
+
+def with_resnet(budget: int, speeds: Speeds) -> Plan:
+    """make_plan on two cores with every family and their long configurations."""
+    return make_plan(
+        budget,
+        2,
+        SIX,
+        speeds,
+        long={"cnn": WIDE, "resnet": RES_LONG},
+        second={"cnn": SECOND},
+        max_epochs={"cnn": 40, "resnet": 40},
+    )
+
+
+def test_the_resnets_long_network_partners_the_cnns_where_one_of_each_fits() -> None:
+    """2 hours on the EPYC's speeds (the cnn's second configuration too slow to pair): the
+    second round is the resnet's long configuration, another architecture, not a second
+    seed of the cnn's (on one EPYC thread each, 40 epochs: the pair 94.68% test, two cnn
+    seeds 94.39-94.56%), and no resnet init; the cnn's long schedules fill what it leaves of
+    LONG_SHARE, and the cnn's second configuration takes what the inits leave."""
+    plan = with_resnet(7200, timed_partner(1400.0, 3600.0, 1300.0))
+    assert families_of(plan) == ["cnn", "cnn", "svm", "resnet", "resnet", "mlp", "boosting",
+                                 "linear", "cnn", "cnn"]  # fmt: skip
+    nets = [q for q in plan.queue if q.family == "cnn"]
+    assert all(q.overrides == {**WIDE, "epochs": 40} for q in nets[:2])  # the space's most
+    assert all(q.overrides == SECOND for q in nets[2:])
+    resnets = [q for q in plan.queue if q.family == "resnet"]
+    assert all(q.overrides == RES_LONG and q.seconds == 1300.0 for q in resnets)
+    assert plan.reasons[2].startswith("then 2 resnet long configuration(s) (~1300 s): another")
+    # the export reserve counts them: 2 x (cnn long 2.0 + resnet long 3.0 + second 5.0) ...
+    assert plan.reserve == pytest.approx(5 + 12 + 2 * (2.0 + 3.0 + 5.0) + 0.3 + 8.2)
+
+
+def test_the_partner_is_cut_to_what_one_long_network_leaves_of_the_share() -> None:
+    """1 hour: the resnet's 40 epochs (1,600 s) do not fit beside the cnn's long network in
+    LONG_SHARE of a worker, but more than MIN_EPOCH_SHARE of them do: cut to fit; where not
+    even that fits, two cnn seeds as before."""
+    plan = with_resnet(3600, timed_partner(1000.0, 3600.0, 1600.0))
+    work = 3600 - 10 - plan.reserve
+    fit = 0.65 * work - 1000.0
+    resnets = [q for q in plan.queue if q.family == "resnet"]
+    assert len(resnets) == 2
+    epochs = int(40 * fit / 1600.0)  # 32
+    assert all(q.overrides == {**RES_LONG, "epochs": epochs} for q in resnets)
+    assert all(q.seconds == pytest.approx(fit) for q in resnets)
+    assert [q.overrides for q in plan.queue if q.family == "cnn"][:2] == [WIDE, WIDE]
+    slow = with_resnet(3600, timed_partner(1000.0, 3600.0, 2500.0))
+    widths = [(q.family, q.overrides.get("width")) for q in slow.queue[:5]]
+    assert widths == [("cnn", 32), ("cnn", 32), ("svm", None), ("cnn", 32), ("cnn", 32)]
+    assert not any("resnet long" in r for r in slow.reasons)
+
+
+def test_an_untimed_or_resumed_resnet_partners_nothing() -> None:
+    """The calibration times the resnet's long configuration only at long budgets; a resumed
+    study that has resnet trials does not plan it again."""
+    speeds = timed_partner(1400.0, 3600.0, 1300.0)
+    untimed = Speeds(**{**speeds.__dict__, "long_seconds": timed_pair(1400.0, 3600.0).long_seconds})
+    for plan in (
+        with_resnet(7200, untimed),
+        make_plan(7200, 2, SIX, speeds, long={"cnn": WIDE, "resnet": RES_LONG}, seen=["resnet"]),
+    ):
+        assert [q.overrides.get("width") for q in plan.queue if q.family == "cnn"][:4] == [32] * 4
+        assert not any(q.family == "resnet" and q.overrides for q in plan.queue)
