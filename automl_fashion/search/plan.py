@@ -15,8 +15,10 @@ It decides:
   its own seed: trial numbers differ), its epochs cut to what fits (or, at long budgets,
   lengthened: :func:`longer_schedule`); where one worker has time for the family's
   ``long`` configuration (a wider network, :data:`LONG_SHARE`), that instead; where one
-  ``long`` and one ``second`` configuration (another architecture) fit, the second round
-  is the ``second`` one (:func:`pairs_with_second`). Then the
+  of it and the next network family's ``long`` configuration (the resnet's: another
+  architecture, the "partner", cut to fit down to :data:`MIN_EPOCH_SHARE`) fit, the second
+  round is the partner's; else, where one ``long`` and one ``second`` configuration fit,
+  the ``second`` one (:func:`pairs_with_second`). Then the
   inits of the families that join the networks' ensembles (:data:`PARTNERS`), then a
   second network init per worker where at least :data:`MIN_EPOCH_SHARE` of it fits (more
   ensemble members), then the other families' inits in :data:`WARM_START_ORDER`, each as
