@@ -221,12 +221,12 @@ def measure_speeds(
             if lone and cores >= 2 and device == "cpu":
                 step = step_seconds(fam, 2, spaces_dir, device, info, params=cfg)[0]
                 long_two[key] = min(long_two.get(key, math.inf), step)
-        if networks and cores >= 2 and device == "cpu":
+        if cores >= 2 and device == "cpu":  # the speedup: the primary's (not a partner's)
             slowest = slowest or max(
                 (f for f in one if f not in partners), key=lambda f: one[f], default=None
             )
-        if slowest is not None and cores >= 2 and device == "cpu":
-            two = min(two, step_seconds(slowest, 2, spaces_dir, info=info)[0])
+            if slowest is not None:
+                two = min(two, step_seconds(slowest, 2, spaces_dir, info=info)[0])
     for fam in networks:
         fit[fam] = _fit(one[fam], n_train, batches[fam], epochs[fam], overhead)
     long_fit = {

@@ -48,6 +48,15 @@ def pairs_with_second(speeds: Speeds, network: str, threads: int, work: float) -
     return first + second <= LONG_SHARE * work
 
 
+def partner_seconds(partner: float, first: float, work: float) -> float | None:
+    """Seconds for the partner architecture's long network (``partner`` seconds whole) in
+    the second round, beside one of the network's long ones (``first`` seconds) in
+    :data:`LONG_SHARE` of a worker's ``work`` seconds: all of it, or cut to what fits where
+    at least :data:`MIN_EPOCH_SHARE` of it does; None where less fits."""
+    fit = min(partner, LONG_SHARE * work - first)
+    return fit if fit >= MIN_EPOCH_SHARE * partner else None
+
+
 def second_timing_limit(budget: float) -> float:
     """The most seconds a network's ``second`` configuration may take on one thread for the
     calibration to time it: the plan runs it only on one-thread workers, in
@@ -133,6 +142,7 @@ __all__ = [
     "long_rounds",
     "longer_schedule",
     "pairs_with_second",
+    "partner_seconds",
     "second_timing_limit",
     "solo_epochs",
     "timing_limit",

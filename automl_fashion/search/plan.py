@@ -57,6 +57,7 @@ from automl_fashion.search.lengths import (
     long_rounds,
     longer_schedule,
     pairs_with_second,
+    partner_seconds,
     solo_epochs,
 )
 from automl_fashion.search.planned import Plan, Queued, closing_reasons, queue_inits
@@ -277,17 +278,11 @@ def make_plan(
             cfg: dict[str, Any] = dict(wide_cfg)
             stretched = ""
             base = cfg.get("epochs", speeds.epochs.get(network))
-            # the partner's long network beside one of the network's in LONG_SHARE, its
-            # schedule cut to fit where at least MIN_EPOCH_SHARE of it does
             partner_time = speeds.long_time(partner, threads) if partner else None
             partner_fit = None
             if partner_time and wide_rounds == NETWORK_ROUNDS:
-                partner_fit = min(partner_time, LONG_SHARE * work - wide_time)
-            partnered = (
-                partner_fit is not None
-                and partner_time is not None
-                and partner_fit >= MIN_EPOCH_SHARE * partner_time
-            )
+                partner_fit = partner_seconds(partner_time, wide_time, work)
+            partnered = partner_fit is not None
             paired = (
                 not partnered
                 and wide_rounds == NETWORK_ROUNDS
