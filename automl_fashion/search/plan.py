@@ -25,7 +25,7 @@ It decides:
   long as its estimated time fits what is left; where the second round was the ``second``
   configuration, a third round of it (where two rounds of ``long`` left no room to pair
   it, one of it then), each network shortening its schedule to the time left after its
-  first epoch.
+  first epoch (:mod:`~automl_fashion.search.rounds`).
   A family that does not fit is not queued and the plan says why; the sampler can still
   draw it later. Families the user named are always queued.
 - **time kept for the end**: shutting the workers down and exporting the ensemble the plan
@@ -44,7 +44,6 @@ from automl_fashion.families._schedule import MIN_EPOCHS
 from automl_fashion.search.gpu_plan import make_gpu_plan
 from automl_fashion.search.layout import (
     EXPORT_BASE_SECONDS,
-    MIN_EPOCH_SHARE,
     SHUTDOWN_SECONDS,
     STARTUP_SECONDS,
     export_reserve,
@@ -60,7 +59,14 @@ from automl_fashion.search.lengths import (
     partner_seconds,
     solo_epochs,
 )
-from automl_fashion.search.planned import Plan, Queued, closing_reasons, queue_inits
+from automl_fashion.search.planned import Plan, Queued, about, closing_reasons, queue_inits
+from automl_fashion.search.rounds import (
+    Members,
+    Round,
+    RoundKind,
+    queue_second_round,
+    queue_third_round,
+)
 from automl_fashion.search.solo import Lone, lengthen_last, lone_network, queue_lone
 from automl_fashion.search.speeds import NETWORKS, Speeds
 
@@ -237,16 +243,7 @@ def make_plan(
 
     queue: list[Queued] = []
     free = [work] * jobs  # estimated seconds each worker has left
-    alternates = list((variants or {}).get(network or "", []))
-    networks = 0
-
-    def member(overrides: dict[str, Any]) -> dict[str, Any]:
-        """The next network's changes: init first, then its variants in turn (assumed to
-        cost what init costs), then init again with a new seed..."""
-        nonlocal networks
-        k, networks = networks, networks + 1
-        cycle = [{}, *alternates]
-        return {**cycle[k % len(cycle)], **overrides}
+    member = Members(list((variants or {}).get(network or "", [])))
 
     longer: dict[str, Any] = {}  # the networks' epochs, where the budget lengthens them
     paired = False  # the second round is the family's second configuration
@@ -304,12 +301,12 @@ def make_plan(
                 free[w] -= wide_time
             reasons.append(
                 f"{jobs} {network} long configuration(s) first, one per worker, different "
-                f"seeds{stretched}{_about(wide_time)}: this budget has room for the wider "
+                f"seeds{stretched}{about(wide_time)}: this budget has room for the wider "
                 "network"
             )
             if wide_rounds > 1:  # the second round is long too: no lengthened init
                 lengthened, longer, planned = "", dict(cfg), cfg.get("epochs")
-                per_worker, alternates = wide_time, []
+                per_worker, member.variants = wide_time, []
             if partnered and partner is not None:  # ... the partner architecture's long one
                 round_two, longer = partner, dict((long or {})[partner])
                 planned = longer.get("epochs", speeds.epochs.get(partner))
@@ -334,10 +331,10 @@ def make_plan(
                 queue.append(Queued(network, member(overrides), seconds))
                 free[w] -= seconds or 0.0
             epochs = queue[0].overrides.get("epochs", planned)
-            kinds = "init and its variants" if alternates and jobs > 1 else "init(s)"
+            kinds = "init and its variants" if member.variants and jobs > 1 else "init(s)"
             reasons.append(
                 f"{jobs} {network} {kinds} first, one per worker, different seeds, "
-                f"{epochs} epochs{_about(queue[0].seconds)} each: an ensemble of networks"
+                f"{epochs} epochs{about(queue[0].seconds)} each: an ensemble of networks"
             )
         if lengthened:
             reasons.append(lengthened)
@@ -357,80 +354,31 @@ def make_plan(
     # a second round of the network where it fits: more members for the ensemble before the
     # sampler explores (at longer budgets the sampler has the rest)
     if network is not None and per_worker:
-        extra = 0
-        # the worker with the most time left is the first to be free (they all started
-        # together): it takes the first of these from the queue
-        for w in sorted(range(jobs), key=lambda i: -free[i]):
-            for _ in range(NETWORK_ROUNDS - 1):
-                if free[w] < MIN_EPOCH_SHARE * per_worker:
-                    break
-                overrides = dict(longer)
-                seconds = per_worker
-                if planned and per_worker > free[w]:
-                    overrides["epochs"] = max(MIN_EPOCHS, int(planned * free[w] / per_worker))
-                    seconds = (
-                        speeds.fit_time(network, threads, overrides["epochs"])
-                        if round_two == network
-                        else per_worker * overrides["epochs"] / planned
-                    )
-                queue.append(Queued(round_two or network, member(overrides), seconds))
-                free[w] -= seconds or 0.0
-                extra += 1
-        if extra and partnered:
-            reasons.append(
-                f"then {extra} {partner} long configuration(s){_about(per_worker)}: another "
-                f"architecture, other mistakes for the {network}'s ensemble than new seeds make"
-            )
-        elif extra and paired:
-            reasons.append(
-                f"then {extra} {network} second configuration(s){_about(per_worker)}: "
-                "another architecture, other mistakes for the ensemble than new seeds make"
-            )
-        elif extra:
-            what = "long configuration(s)" if wide_rounds > 1 else "network(s)"
-            reasons.append(f"then {extra} more {network} {what}, new seeds")
+        kind: RoundKind = "long" if wide_rounds > 1 else "init"
+        kind = "second" if paired else kind
+        kind = "partner" if partnered else kind
+        nets = Round(round_two or network, longer, planned, per_worker, kind)
+        said = queue_second_round(network, nets, speeds, threads, free, queue, member)
+        reasons += [said] if said else []
     if network is not None:  # (the partner's init not where its long network trains)
         warm_start([f for f in others if f not in PARTNERS and not (partnered and f == partner)])
-    # a third round of the second configuration in what every family's init leaves (new
-    # seeds), or its first where two long rounds left no room to pair it (a slower machine;
-    # at 2 hours on the EPYC 94.77% test, against 94.59% with the sampler's hour there):
-    # in the 2-hour search the sampler's last ~45 minutes per worker found one useful
-    # network, and a network of this architecture adds more to long ones than a further
-    # long seed does (benchmarks/README.md). Queued whole: each measures its first epoch
-    # and shortens its schedule to the time left (the plan's estimates ran 5-12% high here,
-    # and cut to them these networks ended ~10 minutes early, which the sampler wasted)
+    # a third round of the second configuration in what every family's init leaves, or
+    # its first where two long rounds left no room to pair it (rounds.py)
     third_cfg, third_time = (longer, per_worker) if paired else ({}, None)
     if network is not None and not paired and wide_rounds == NETWORK_ROUNDS and has_second:
         third_cfg = dict((second or {})[network])
         third_time = speeds.long_time(network, threads, second=True)
     if network is not None and third_time:
-        third = 0
-        for w in sorted(range(jobs), key=lambda i: -free[i]):
-            if free[w] < MIN_EPOCH_SHARE * third_time:
-                continue
-            seconds = min(third_time, free[w])
-            queue.append(Queued(network, member(dict(third_cfg)), seconds))
-            free[w] -= seconds
-            third += 1
-        if third:
-            upto = third_cfg.get("epochs", speeds.epochs.get(network))
-            how_many, why = (
-                (f"{third} more", "") if paired else (str(third), "another architecture in ")
-            )
-            reasons.append(
-                f"then {how_many} {network} second configuration(s), new seeds, up to {upto} "
-                f"epochs, fewer if the first epoch shows they do not fit: {why}what the inits "
-                "leave of the budget"
-            )
+        upto = third_cfg.get("epochs", speeds.epochs.get(network))
+        said = queue_third_round(
+            network, third_cfg, third_time, upto, free, queue, member, more=paired
+        )
+        reasons += [said] if said else []
     if lone is not None:
         to_deadline = lengthen_last(queue, lone, (max_epochs or {}).get(lone.network))
         reasons += [to_deadline] if to_deadline else []
     reasons += closing_reasons(skipped, reserve)
     return Plan(jobs, threads, tuple(queue), skipped, reserve, tuple(reasons), speeds.source)
-
-
-def _about(seconds: float | None) -> str:
-    return f" (~{seconds:.0f} s)" if seconds is not None else ""
 
 
 __all__ = [

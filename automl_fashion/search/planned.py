@@ -79,6 +79,11 @@ def queue_inits(
             )
 
 
+def about(seconds: float | None) -> str:
+    """`` (~N s)`` for a reason's estimate, or nothing where it is unknown."""
+    return f" (~{seconds:.0f} s)" if seconds is not None else ""
+
+
 def closing_reasons(skipped: Mapping[str, str], reserve: float) -> list[str]:
     """The plan's last lines: the families not warm-started and why, the time kept."""
     lines = []
@@ -91,4 +96,4 @@ def closing_reasons(skipped: Mapping[str, str], reserve: float) -> list[str]:
     return lines
 
 
-__all__ = ["Plan", "Queued", "closing_reasons", "queue_inits"]
+__all__ = ["Plan", "Queued", "about", "closing_reasons", "queue_inits"]
