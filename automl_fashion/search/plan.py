@@ -22,10 +22,10 @@ It decides:
   inits of the families that join the networks' ensembles (:data:`PARTNERS`), then a
   second network init per worker where at least :data:`MIN_EPOCH_SHARE` of it fits (more
   ensemble members), then the other families' inits in :data:`WARM_START_ORDER`, each as
-  long as its estimated time fits what is left; where the second round was the partner's
-  or the ``second`` configuration, a third round of it (where two rounds of ``long`` left
-  no room to pair it, one of the ``second`` then), each network shortening its schedule to
-  the time left after its first epoch (:mod:`~automl_fashion.search.rounds`).
+  long as its estimated time fits what is left; where the second round was the ``second``
+  configuration, a third round of it (where two rounds of ``long`` left no room to pair
+  it, one of it then), each network shortening its schedule to the time left after its
+  first epoch (:mod:`~automl_fashion.search.rounds`).
   A family that does not fit is not queued and the plan says why; the sampler can still
   draw it later. Families the user named are always queued.
 - **time kept for the end**: shutting the workers down and exporting the ensemble the plan
@@ -180,9 +180,9 @@ def make_plan(
         rounds = long_rounds(speeds.long_time(network, 1), rough) if wide else 0
         members = [f"{network}:long"] * cores * rounds if rounds else [network] * cores
         if rounds == NETWORK_ROUNDS and partner is not None:
-            # the partner's long network second, then up to NETWORK_ROUNDS more (a bound)
+            # the partner's long network second, then the second configuration (a bound)
             members = [f"{network}:long", f"{partner}:long"] * cores
-            members += [f"{partner}:long"] * cores * NETWORK_ROUNDS
+            members += [f"{network}:second"] * cores if has_second else []
         elif (
             rounds == NETWORK_ROUNDS and has_second and pairs_with_second(speeds, network, 1, rough)
         ):
@@ -247,7 +247,6 @@ def make_plan(
 
     longer: dict[str, Any] = {}  # the networks' epochs, where the budget lengthens them
     paired = False  # the second round is the family's second configuration
-    partner_time: float | None = None  # the partner's long network, whole
     partnered = False  # ... the partner architecture's long configuration
     round_two = network  # the second round's family
     first: list[str] = []  # queued before the network
@@ -363,24 +362,17 @@ def make_plan(
         reasons += [said] if said else []
     if network is not None:  # (the partner's init not where its long network trains)
         warm_start([f for f in others if f not in PARTNERS and not (partnered and f == partner)])
-    # a third round in what every family's init leaves: more of the partner's long
-    # network, or of the second configuration, or its first where two long rounds left no
-    # room to pair it (rounds.py)
-    third: Round | None = None
-    if network is not None and paired and per_worker:
-        third = Round(network, longer, planned, per_worker, "second")
-    elif partnered and partner is not None and partner_time and per_worker == partner_time:
-        # (where the partner was cut to fit its round, the rest is the sampler's, as before)
-        whole = dict((long or {})[partner])
-        upto = whole.get("epochs", speeds.epochs.get(partner))
-        third = Round(partner, whole, upto, partner_time, "partner")
-    elif network is not None and wide_rounds == NETWORK_ROUNDS and has_second:
-        cfg_second = dict((second or {})[network])
-        second_alone = speeds.long_time(network, threads, second=True)
-        upto = cfg_second.get("epochs", speeds.epochs.get(network))
-        third = Round(network, cfg_second, upto, second_alone or 0.0, "second")
-    if third is not None and third.seconds:
-        said = queue_third_round(third, free, queue, member, more=paired or partnered)
+    # a third round of the second configuration in what every family's init leaves, or
+    # its first where two long rounds left no room to pair it (rounds.py)
+    third_cfg, third_time = (longer, per_worker) if paired else ({}, None)
+    if network is not None and not paired and wide_rounds == NETWORK_ROUNDS and has_second:
+        third_cfg = dict((second or {})[network])
+        third_time = speeds.long_time(network, threads, second=True)
+    if network is not None and third_time:
+        upto = third_cfg.get("epochs", speeds.epochs.get(network))
+        said = queue_third_round(
+            network, third_cfg, third_time, upto, free, queue, member, more=paired
+        )
         reasons += [said] if said else []
     if lone is not None:
         to_deadline = lengthen_last(queue, lone, (max_epochs or {}).get(lone.network))

@@ -6,18 +6,14 @@ queues the first round and the inits).
   the time left: more members for the ensemble before the sampler explores. Its network is
   the family's init (new seeds), its ``long`` configuration, its ``second`` one, or the
   partner architecture's ``long`` one (:class:`Round`).
-- **The third round**, after every family's init, in what the inits leave: where the
-  second round was the partner architecture's ``long`` network, more of it (new seeds, as
-  many as fit, up to ``NETWORK_ROUNDS`` per worker); else the family's ``second``
-  configuration (new seeds), or its first where two long rounds left no room to pair it
-  (a slower machine; at 2 hours on the EPYC 94.77% test, against 94.59% with the
+- **The third round**, after every family's init: the family's ``second`` configuration
+  in what the inits leave (new seeds), or its first where two long rounds left no room to
+  pair it (a slower machine; at 2 hours on the EPYC 94.77% test, against 94.59% with the
   sampler's hour there). In the 2-hour search the sampler's last ~45 minutes per worker
-  found one useful network, and a network of another architecture adds more to long ones
-  than a further long seed does (benchmarks/README.md). With the resnet partner the
-  ``second`` cnn took ~3,600 s per worker for 94.85% validation, the time of two resnet
-  long networks (~1,300 s each, 94.86-95.05%). Queued whole: each measures its first
-  epoch and shortens its schedule to the time left (the plan's estimates ran 5-12% high
-  here, and cut to them these networks ended ~10 minutes early, which the sampler
+  found one useful network, and a network of this architecture adds more to long ones
+  than a further long seed does (benchmarks/README.md). Queued whole: each measures its
+  first epoch and shortens its schedule to the time left (the plan's estimates ran 5-12%
+  high here, and cut to them these networks ended ~10 minutes early, which the sampler
   wasted).
 """
 
@@ -114,36 +110,36 @@ def queue_second_round(
 
 
 def queue_third_round(
-    nets: Round,
+    network: str,
+    changes: Mapping[str, Any],
+    seconds: float,
+    epochs: int | None,
     free: list[float],
     queue: list[Queued],
     members: Members,
     *,
     more: bool,
 ) -> str | None:
-    """Queue ``nets`` (the network family's ``second`` configuration, or the partner
-    architecture's ``long`` one; ``nets.epochs`` long, ~``nets.seconds``) on every worker,
-    up to ``NETWORK_ROUNDS`` each, while its ``free`` seconds (updated) hold at least
-    :data:`MIN_EPOCH_SHARE` of one; whole, each shortens its own schedule after its first
+    """Queue one ``network`` with ``changes`` (its ``second`` configuration, ``epochs``
+    long, ~``seconds``) on every worker whose ``free`` seconds (updated) hold at least
+    :data:`MIN_EPOCH_SHARE` of it; whole, each shortens its own schedule after its first
     epoch. ``more``: the second round was this configuration too. Returns the plan's
     reason, or None where none fitted."""
     third = 0
     for w in sorted(range(len(free)), key=lambda i: -free[i]):
-        for _ in range(NETWORK_ROUNDS):
-            if free[w] < MIN_EPOCH_SHARE * nets.seconds:
-                break
-            cut = min(nets.seconds, free[w])
-            queue.append(Queued(nets.family, members(dict(nets.changes)), cut))
-            free[w] -= cut
-            third += 1
+        if free[w] < MIN_EPOCH_SHARE * seconds:
+            continue
+        cut = min(seconds, free[w])
+        queue.append(Queued(network, members(dict(changes)), cut))
+        free[w] -= cut
+        third += 1
     if not third:
         return None
-    what = "long" if nets.kind == "partner" else "second"
     how_many, why = (f"{third} more", "") if more else (str(third), "another architecture in ")
     return (
-        f"then {how_many} {nets.family} {what} configuration(s), new seeds, up to "
-        f"{nets.epochs} epochs, fewer if the first epoch shows they do not fit: {why}what "
-        "the inits leave of the budget"
+        f"then {how_many} {network} second configuration(s), new seeds, up to {epochs} "
+        f"epochs, fewer if the first epoch shows they do not fit: {why}what the inits "
+        "leave of the budget"
     )
 
 

@@ -69,8 +69,7 @@ def test_no_second_round_says_nothing() -> None:
 def test_the_third_round_is_queued_whole_where_enough_of_it_fits() -> None:
     queue: list[Queued] = []
     free = [500.0, 2000.0, 1000.0]
-    nets = Round("cnn", {"stages": 3}, 38, 1500.0, "second")
-    said = queue_third_round(nets, free, queue, Members(), more=False)
+    said = queue_third_round("cnn", {"stages": 3}, 1500.0, 38, free, queue, Members(), more=False)
     # 2000 s: all of it; 1000 s: two thirds (>= MIN_EPOCH_SHARE), its schedule whole (the
     # network shortens it after its first epoch); 500 s: none
     assert [(dict(q.overrides), q.seconds) for q in queue] == [
@@ -80,26 +79,6 @@ def test_the_third_round_is_queued_whole_where_enough_of_it_fits() -> None:
     assert free == [500.0, 500.0, 0.0]
     assert said is not None and said.startswith("then 2 cnn second configuration(s)")
     assert "up to 38 epochs" in said and "another architecture in" in said
-    small = Round("cnn", {}, 38, 400.0, "second")
-    more = queue_third_round(small, [400.0], [], Members(), more=True)
+    more = queue_third_round("cnn", {}, 400.0, 38, [400.0], [], Members(), more=True)
     assert more is not None and more.startswith("then 1 more cnn second configuration(s)")
-    assert queue_third_round(small, [100.0], [], Members(), more=True) is None
-
-
-def test_a_third_round_of_the_partner_queues_as_many_as_fit_up_to_the_rounds() -> None:
-    """The partner's long network after the inits: per worker while MIN_EPOCH_SHARE of one
-    fits, at most NETWORK_ROUNDS; the last cut to the time left."""
-    queue: list[Queued] = []
-    free = [3000.0, 1900.0, 5000.0]
-    nets = Round("resnet", {"width": 32, "epochs": 40}, 40, 1200.0, "partner")
-    said = queue_third_round(nets, free, queue, Members(), more=True)
-    # 5000 s: two (the rounds' most), 3000 s: two, 1900 s: one whole, 700 s < 720 s: none
-    assert [q.seconds for q in queue] == [1200.0] * 5
-    assert all(q.family == "resnet" and q.overrides["epochs"] == 40 for q in queue)
-    assert free == [600.0, 700.0, 2600.0]
-    assert said is not None and said.startswith(
-        "then 5 more resnet long configuration(s), new seeds, up to 40 epochs"
-    )
-    cut: list[Queued] = []
-    assert queue_third_round(nets, [2000.0], cut, Members(), more=True) is not None
-    assert [q.seconds for q in cut] == [1200.0, 800.0]  # 800 s >= 60% of 1200 s
+    assert queue_third_round("cnn", {}, 400.0, 38, [100.0], [], Members(), more=True) is None
