@@ -358,7 +358,7 @@ def make_plan(
         kind = "second" if paired else kind
         kind = "partner" if partnered else kind
         nets = Round(round_two or network, longer, planned, per_worker, kind)
-        said = queue_second_round(network, nets, speeds, threads, free, queue, member)
+        said = queue_second_round(network, nets, free, queue, member)
         reasons += [said] if said else []
     if network is not None:  # (the partner's init not where its long network trains)
         warm_start([f for f in others if f not in PARTNERS and not (partnered and f == partner)])

@@ -27,7 +27,6 @@ from automl_fashion.families._schedule import MIN_EPOCHS
 from automl_fashion.search.layout import MIN_EPOCH_SHARE
 from automl_fashion.search.lengths import NETWORK_ROUNDS
 from automl_fashion.search.planned import Queued, about
-from automl_fashion.search.speeds import Speeds
 
 #: What the second round's network is (:class:`Round`).
 RoundKind = Literal["partner", "second", "long", "init"]
@@ -65,8 +64,6 @@ class Round:
 def queue_second_round(
     network: str,
     nets: Round,
-    speeds: Speeds,
-    threads: int,
     free: list[float],
     queue: list[Queued],
     members: Members,
@@ -83,13 +80,11 @@ def queue_second_round(
             overrides = dict(nets.changes)
             seconds: float | None = nets.seconds
             if nets.epochs and nets.seconds > free[w]:
+                # timed by its own estimate: a cut long or second network by the init's
+                # per-epoch speed would leave the worker less time than the plan thinks
                 epochs = max(MIN_EPOCHS, int(nets.epochs * free[w] / nets.seconds))
                 overrides["epochs"] = epochs
-                seconds = (
-                    speeds.fit_time(network, threads, epochs)
-                    if nets.family == network
-                    else nets.seconds * epochs / nets.epochs
-                )
+                seconds = nets.seconds * epochs / nets.epochs
             queue.append(Queued(nets.family, members(overrides), seconds))
             free[w] -= seconds or 0.0
             extra += 1

@@ -6,10 +6,6 @@ import pytest
 
 from automl_fashion.search.planned import Queued
 from automl_fashion.search.rounds import Members, Round, queue_second_round, queue_third_round
-from automl_fashion.search.speeds import Speeds
-
-#: One thread: a 16-epoch cnn init in 400 s.
-SPEEDS = Speeds(fit_seconds={"cnn": 400.0}, epochs={"cnn": 16})
 
 
 def test_members_cycle_through_init_and_its_variants_with_the_rounds_changes_on_top() -> None:
@@ -28,7 +24,7 @@ def test_the_second_round_goes_to_the_worker_with_most_time_first_and_is_cut_to_
     queue: list[Queued] = []
     free = [200.0, 1000.0]
     nets = Round("cnn", {"width": 48}, 16, 400.0, "init")
-    said = queue_second_round("cnn", nets, SPEEDS, 1, free, queue, Members())
+    said = queue_second_round("cnn", nets, free, queue, Members())
     # 1000 s holds a whole one; 200 s holds less than MIN_EPOCH_SHARE (0.6) of it: none
     assert [(q.family, dict(q.overrides), q.seconds) for q in queue] == [
         ("cnn", {"width": 48}, 400.0)
@@ -39,11 +35,12 @@ def test_the_second_round_goes_to_the_worker_with_most_time_first_and_is_cut_to_
     queue.clear()
     free = [1000.0, 300.0]  # ... now 300 s of a 480 s network: cut to 10 of its 16 epochs
     nets = Round("cnn", {}, 16, 480.0, "long")
-    said = queue_second_round("cnn", nets, SPEEDS, 1, free, queue, Members())
+    said = queue_second_round("cnn", nets, free, queue, Members())
     assert queue[0].overrides == {} and queue[0].seconds == 480.0
     assert free[1] < 300.0 and queue[1].overrides == {"epochs": 10}
-    # the family's own speeds time the cut network: 10 of 16 epochs of the 400 s init
-    assert queue[1].seconds == pytest.approx(250.0)
+    # timed by its own estimate: 10 of its 16 epochs of 480 s (not of the 400 s init's)
+    assert queue[1].seconds == pytest.approx(300.0)
+    assert free[1] == pytest.approx(0.0)
     assert said == "then 2 more cnn long configuration(s), new seeds"
 
 
@@ -51,7 +48,7 @@ def test_a_partner_round_is_timed_from_its_own_estimate_and_named_in_the_reason(
     queue: list[Queued] = []
     free = [1000.0]
     nets = Round("resnet", {"width": 32, "epochs": 40}, 40, 1200.0, "partner")
-    said = queue_second_round("cnn", nets, SPEEDS, 1, free, queue, Members([{"width": 48}]))
+    said = queue_second_round("cnn", nets, free, queue, Members([{"width": 48}]))
     epochs = int(40 * 1000.0 / 1200.0)  # 33
     assert queue == [Queued("resnet", {"width": 32, "epochs": epochs}, 1200.0 * epochs / 40)]
     assert said is not None
@@ -62,7 +59,7 @@ def test_a_partner_round_is_timed_from_its_own_estimate_and_named_in_the_reason(
 def test_no_second_round_says_nothing() -> None:
     queue: list[Queued] = []
     nets = Round("cnn", {}, 16, 400.0, "second")
-    assert queue_second_round("cnn", nets, SPEEDS, 1, [100.0], queue, Members()) is None
+    assert queue_second_round("cnn", nets, [100.0], queue, Members()) is None
     assert queue == []
 
 
