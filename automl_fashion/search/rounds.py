@@ -11,7 +11,9 @@ queues the first round and the inits).
   pair it (a slower machine; at 2 hours on the EPYC 94.77% test, against 94.59% with the
   sampler's hour there). In the 2-hour search the sampler's last ~45 minutes per worker
   found one useful network, and a network of this architecture adds more to long ones
-  than a further long seed does (benchmarks/README.md). Queued whole: each measures its
+  than a further long seed does (benchmarks/README.md). Where the resnet partners the
+  cnn, two more resnet long networks per worker in its place scored 94.71% test at 2
+  hours on the EPYC, against 94.93% (one run each). Queued whole: each measures its
   first epoch and shortens its schedule to the time left (the plan's estimates ran 5-12%
   high here, and cut to them these networks ended ~10 minutes early, which the sampler
   wasted).
