@@ -80,7 +80,7 @@ def queue_second_round(
             if free[w] < MIN_EPOCH_SHARE * nets.seconds:
                 break
             overrides = dict(nets.changes)
-            seconds: float | None = nets.seconds
+            seconds = nets.seconds
             if nets.epochs and nets.seconds > free[w]:
                 # timed by its own estimate: a cut long or second network by the init's
                 # per-epoch speed would leave the worker less time than the plan thinks
@@ -88,7 +88,7 @@ def queue_second_round(
                 overrides["epochs"] = epochs
                 seconds = nets.seconds * epochs / nets.epochs
             queue.append(Queued(nets.family, members(overrides), seconds))
-            free[w] -= seconds or 0.0
+            free[w] -= seconds
             extra += 1
     if not extra:
         return None
